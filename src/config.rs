@@ -1,0 +1,299 @@
+//! The `weixin.*` INI settings: their definitions, and their parsing into a
+//! [`Settings`] snapshot that the rest of the extension works from.
+//!
+//! Parsing is plain Rust over a lookup function, so `cargo test` covers it
+//! without a PHP engine.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::WeixinError;
+
+/// Every INI entry the extension registers: name, default, meaning.
+/// The single source for registration, `php --ri weixin` and the docs.
+pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
+    ("weixin.appid", "", "AppID used when no other source gives one"),
+    ("weixin.appsecret", "", "AppSecret used when no other source gives one"),
+    (
+        "weixin.memcache_servers",
+        "localhost:11211",
+        "memcached servers, comma-separated host:port",
+    ),
+    (
+        "weixin.cache_key",
+        "access_token",
+        "memcached key of the token; {appid} is replaced by the AppID",
+    ),
+    (
+        "weixin.api_base_url",
+        "https://api.weixin.qq.com",
+        "base URL of the WeChat API",
+    ),
+    ("weixin.timeout", "5", "HTTP timeout in seconds"),
+    (
+        "weixin.ca_file",
+        "",
+        "extra trusted CA bundle (PEM) on top of the system store",
+    ),
+    (
+        "weixin.refresh_margin",
+        "300",
+        "seconds before expiry at which a token is due for replacement",
+    ),
+    (
+        "weixin.memcache_timeout",
+        "0.25",
+        "memcached connect/read/write timeout in seconds",
+    ),
+];
+
+/// Longest key memcached accepts.
+pub const MAX_KEY_LEN: usize = 250;
+
+/// A value that must never be printed: its `Debug`/`Display` show a mask.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How a secret is shown wherever PHP prints settings or objects.
+    pub const MASK: &'static str = "********";
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MASK)
+    }
+}
+
+/// One memcached server as written in `weixin.memcache_servers`.
+///
+/// `host` is kept exactly as written: the PECL memcache client hashes the
+/// host string, so `localhost` and `127.0.0.1` are different servers to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The settings one construction works with, read once from INI.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub appid: String,
+    pub appsecret: Secret,
+    pub memcache_servers: Vec<ServerAddr>,
+    pub cache_key: String,
+    pub api_base_url: String,
+    pub timeout: Duration,
+    pub ca_file: Option<String>,
+    pub refresh_margin: u64,
+    pub memcache_timeout: Duration,
+}
+
+impl Settings {
+    /// Reads every setting through `ini` (name → current value).
+    pub fn from_lookup(ini: impl Fn(&str) -> Option<String>) -> Result<Settings, WeixinError> {
+        let get = |name: &str| -> String {
+            ini(name).unwrap_or_else(|| default_of(name).to_string())
+        };
+        let base = get("weixin.api_base_url").trim().trim_end_matches('/').to_string();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(WeixinError::config(format!(
+                "weixin.api_base_url must start with https:// (or http:// for a local stand-in), got '{base}'"
+            )));
+        }
+        let ca_file = get("weixin.ca_file").trim().to_string();
+        Ok(Settings {
+            appid: get("weixin.appid").trim().to_string(),
+            appsecret: Secret::new(get("weixin.appsecret").trim()),
+            memcache_servers: parse_servers(&get("weixin.memcache_servers"))?,
+            cache_key: get("weixin.cache_key").trim().to_string(),
+            api_base_url: base,
+            timeout: parse_seconds("weixin.timeout", &get("weixin.timeout"))?,
+            ca_file: (!ca_file.is_empty()).then_some(ca_file),
+            refresh_margin: parse_whole_seconds(
+                "weixin.refresh_margin",
+                &get("weixin.refresh_margin"),
+            )?,
+            memcache_timeout: parse_seconds(
+                "weixin.memcache_timeout",
+                &get("weixin.memcache_timeout"),
+            )?,
+        })
+    }
+}
+
+/// The registered default of an INI entry ("" for an unknown name).
+pub fn default_of(name: &str) -> &'static str {
+    INI_ENTRIES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or("", |(_, default, _)| default)
+}
+
+/// Parses `host:port, host2:port2, [::1]:11211`; the port defaults to 11211.
+pub fn parse_servers(list: &str) -> Result<Vec<ServerAddr>, WeixinError> {
+    let servers: Vec<ServerAddr> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse_server)
+        .collect::<Result<_, _>>()?;
+    if servers.is_empty() {
+        return Err(WeixinError::config(
+            "weixin.memcache_servers is empty: list at least one host:port",
+        ));
+    }
+    Ok(servers)
+}
+
+fn parse_server(entry: &str) -> Result<ServerAddr, WeixinError> {
+    let bad = || {
+        WeixinError::config(format!(
+            "weixin.memcache_servers: '{entry}' is not host:port"
+        ))
+    };
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match entry.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (entry, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?,
+        None => 11211,
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    if !host_ok {
+        return Err(bad());
+    }
+    Ok(ServerAddr {
+        host: host.to_string(),
+        port,
+    })
+}
+
+fn parse_seconds(name: &str, value: &str) -> Result<Duration, WeixinError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            WeixinError::config(format!(
+                "{name} must be a number of seconds between 0 and 3600, got '{}'",
+                value.trim()
+            ))
+        })
+}
+
+fn parse_whole_seconds(name: &str, value: &str) -> Result<u64, WeixinError> {
+    value.trim().parse::<u64>().map_err(|_| {
+        WeixinError::config(format!(
+            "{name} must be a whole number of seconds, got '{}'",
+            value.trim()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, WeixinError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_legacy_class() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.cache_key, "access_token");
+        assert_eq!(
+            s.memcache_servers,
+            vec![ServerAddr { host: "localhost".into(), port: 11211 }]
+        );
+        assert_eq!(s.api_base_url, "https://api.weixin.qq.com");
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        assert_eq!(s.refresh_margin, 300);
+        assert_eq!(s.ca_file, None);
+    }
+
+    #[test]
+    fn server_lists_parse_with_default_ports_and_ipv6() {
+        let servers = parse_servers(" a:1, b ,[::1]:11212,").unwrap();
+        assert_eq!(servers[0], ServerAddr { host: "a".into(), port: 1 });
+        assert_eq!(servers[1], ServerAddr { host: "b".into(), port: 11211 });
+        assert_eq!(servers[2], ServerAddr { host: "::1".into(), port: 11212 });
+        assert_eq!(servers[2].to_string(), "[::1]:11212");
+    }
+
+    #[test]
+    fn bad_server_entries_are_refused() {
+        for bad in ["", " , ", "a:0", "a:x", "a b:1", "a:99999", "[::1"] {
+            assert!(parse_servers(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn numbers_are_validated() {
+        assert!(settings(&[("weixin.timeout", "0")]).is_err());
+        assert!(settings(&[("weixin.timeout", "abc")]).is_err());
+        assert!(settings(&[("weixin.refresh_margin", "-1")]).is_err());
+        let s = settings(&[("weixin.timeout", "0.5")]).unwrap();
+        assert_eq!(s.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn base_url_needs_an_http_scheme_and_loses_its_trailing_slash() {
+        assert!(settings(&[("weixin.api_base_url", "ftp://x")]).is_err());
+        let s = settings(&[("weixin.api_base_url", "http://127.0.0.1:8080/")]).unwrap();
+        assert_eq!(s.api_base_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("topsecret");
+        assert_eq!(format!("{s} {s:?}"), "******** ********");
+        let all = settings(&[("weixin.appsecret", "topsecret")]).unwrap();
+        assert!(!format!("{all:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,277 @@
+//! HTTP(S) to WeChat: one lazily built `reqwest` blocking client per process.
+//!
+//! The blocking client owns a runtime thread. Threads do not survive
+//! `fork()`, so a client inherited from a parent (php-fpm master,
+//! `pcntl_fork`) is never used or dropped in the child: it is forgotten and a
+//! new one is built there. Certificates are always verified, against the
+//! system store plus the optional `weixin.ca_file`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::blocking::{multipart, Client};
+
+use crate::error::WeixinError;
+
+/// What shapes a client; a change rebuilds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpOptions {
+    pub timeout: Duration,
+    pub ca_file: Option<String>,
+}
+
+/// A request body, as `curl` would send it.
+pub enum Body {
+    /// A GET request.
+    None,
+    /// A POST with a raw body (`application/x-www-form-urlencoded`, as curl).
+    Raw(Vec<u8>),
+    /// A `multipart/form-data` POST (curl with an array).
+    Form(Vec<FormField>),
+}
+
+pub enum FormField {
+    Text {
+        name: String,
+        value: Vec<u8>,
+    },
+    /// An upload from memory (PHP's `CURLStringFile`).
+    Bytes {
+        name: String,
+        value: Vec<u8>,
+        filename: Option<String>,
+        mime: Option<String>,
+    },
+    /// A file upload (PHP's `CURLFile`).
+    File {
+        name: String,
+        path: String,
+        filename: Option<String>,
+        mime: Option<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+struct ProcessClient {
+    pid: u32,
+    options: HttpOptions,
+    client: Client,
+}
+
+static CLIENT: Mutex<Option<ProcessClient>> = Mutex::new(None);
+
+const USER_AGENT: &str = concat!("weixin-php/", env!("CARGO_PKG_VERSION"));
+
+/// Sends one request. The error text never contains the URL's query, which
+/// may carry the AppSecret.
+pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, WeixinError> {
+    let client = client_for(options)?;
+    let shown = display_url(url);
+    let request = match body {
+        Body::None => client.get(url),
+        Body::Raw(bytes) => client
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(bytes),
+        Body::Form(fields) => client.post(url).multipart(build_form(fields)?),
+    };
+    let response = request
+        .send()
+        .map_err(|e| WeixinError::local(format!("request to {} failed: {}", shown, describe(e, options))))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .map_err(|e| WeixinError::local(format!("reading the reply of {} failed: {}", shown, describe(e, options))))?;
+    Ok(Response {
+        status,
+        body: body.to_vec(),
+    })
+}
+
+/// The client of this process for these options, built on first use.
+fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
+    let pid = std::process::id();
+    let mut slot = CLIENT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(current) = slot.as_ref() {
+        if current.pid == pid && current.options == *options {
+            return Ok(current.client.clone());
+        }
+    }
+    if let Some(stale) = slot.take() {
+        if stale.pid != pid {
+            // Inherited across fork(): its runtime thread is gone, and
+            // dropping it would wait for that thread forever.
+            std::mem::forget(stale);
+        }
+    }
+    let client = build_client(options)?;
+    *slot = Some(ProcessClient {
+        pid,
+        options: options.clone(),
+        client: client.clone(),
+    });
+    Ok(client)
+}
+
+fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
+    let mut builder = Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .user_agent(USER_AGENT)
+        // curl does not follow redirects either; a redirect must never carry
+        // the token URL (and its secret) to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(false);
+    if let Some(path) = &options.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            WeixinError::config(format!("weixin.ca_file: cannot read '{path}': {e}"))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            WeixinError::config(format!("weixin.ca_file: '{path}' is not a PEM bundle: {e}"))
+        })?;
+        if certs.is_empty() {
+            return Err(WeixinError::config(format!(
+                "weixin.ca_file: '{path}' holds no certificate"
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| WeixinError::local(format!("cannot create the HTTP client: {}", describe(e, options))))
+}
+
+fn build_form(fields: Vec<FormField>) -> Result<multipart::Form, WeixinError> {
+    let mut form = multipart::Form::new();
+    for field in fields {
+        form = match field {
+            FormField::Text { name, value } => form.part(name, multipart::Part::bytes(value)),
+            FormField::Bytes {
+                name,
+                value,
+                filename,
+                mime,
+            } => {
+                let mut part = multipart::Part::bytes(value);
+                if let Some(filename) = filename {
+                    part = part.file_name(filename);
+                }
+                let mime = mime.unwrap_or_else(|| "application/octet-stream".to_string());
+                part = part
+                    .mime_str(&mime)
+                    .map_err(|_| WeixinError::local(format!("'{mime}' is not a valid MIME type")))?;
+                form.part(name, part)
+            }
+            FormField::File {
+                name,
+                path,
+                filename,
+                mime,
+            } => {
+                let mut part = multipart::Part::file(&path).map_err(|e| {
+                    WeixinError::local(format!("cannot read the upload file '{path}': {e}"))
+                })?;
+                if let Some(filename) = filename {
+                    part = part.file_name(filename);
+                }
+                let mime = mime.unwrap_or_else(|| "application/octet-stream".to_string());
+                part = part.mime_str(&mime).map_err(|_| {
+                    WeixinError::local(format!("'{mime}' is not a valid MIME type for '{path}'"))
+                })?;
+                form.part(name, part)
+            }
+        };
+    }
+    Ok(form)
+}
+
+/// The URL as it may be shown: scheme, host and path, never the query.
+fn display_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(head, _)| head)
+}
+
+/// A reqwest error without its URL, with its causes, on one line.
+fn describe(error: reqwest::Error, options: &HttpOptions) -> String {
+    let timed_out = error.is_timeout();
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    if timed_out {
+        text.push_str(&format!(
+            " (timed out after {:?}; see weixin.timeout)",
+            options.timeout
+        ));
+    }
+    if text.contains("certificate") || text.contains("UnknownIssuer") {
+        text.push_str(" (certificate not trusted; see weixin.ca_file)");
+    }
+    text
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoding_keeps_unreserved_only() {
+        assert_eq!(url_encode("wx12_ab-c.d~"), "wx12_ab-c.d~");
+        assert_eq!(url_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[test]
+    fn display_url_drops_the_query() {
+        assert_eq!(display_url("https://h/cgi-bin/token?secret=x"), "https://h/cgi-bin/token");
+    }
+
+    #[test]
+    fn transport_errors_never_show_the_query() {
+        let options = HttpOptions {
+            timeout: Duration::from_millis(300),
+            ca_file: None,
+        };
+        // Port 9 on loopback: nothing listens, the connection is refused.
+        let err = send(&options, "http://127.0.0.1:9/cgi-bin/token?secret=TOPSECRET", Body::None)
+            .unwrap_err();
+        assert!(!err.message.contains("TOPSECRET"), "{}", err.message);
+        assert!(err.message.contains("http://127.0.0.1:9/cgi-bin/token"), "{}", err.message);
+        assert_eq!(err.code, 0);
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_is_a_clear_error() {
+        let options = HttpOptions {
+            timeout: Duration::from_secs(1),
+            ca_file: Some("/nonexistent/ca.pem".into()),
+        };
+        let err = send(&options, "https://127.0.0.1:9/", Body::None).unwrap_err();
+        assert!(err.message.contains("weixin.ca_file"), "{}", err.message);
+    }
+}

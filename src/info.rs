@@ -1,0 +1,36 @@
+//! `php --ri weixin` / `phpinfo()`: version and every setting, secret masked.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ext_php_rs::zend::ModuleEntry;
+use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
+
+use crate::config::{Secret, INI_ENTRIES};
+use crate::ini;
+
+pub extern "C" fn module_info(_module: *mut ModuleEntry) {
+    // A panic must not unwind into the engine.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        info_table_start!();
+        info_table_row!("weixin support", "enabled");
+        info_table_row!("version", env!("CARGO_PKG_VERSION"));
+        info_table_end!();
+
+        info_table_start!();
+        info_table_header!("Directive", "Local Value", "Master Value");
+        for (name, _, _) in INI_ENTRIES {
+            let shown = |original| {
+                let value = ini::value(name, original).unwrap_or_default();
+                if value.is_empty() {
+                    "no value".to_string()
+                } else if *name == "weixin.appsecret" {
+                    Secret::MASK.to_string()
+                } else {
+                    value
+                }
+            };
+            info_table_row!(*name, shown(false), shown(true));
+        }
+        info_table_end!();
+    }));
+}

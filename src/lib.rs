@@ -1,0 +1,42 @@
+//! weixin: a native `class_weixin` for PHP that gets WeChat access tokens
+//! correctly, securely and fast.
+//!
+//! Module layout: `config` (settings, pure) and `ini` (their PHP glue),
+//! `cache` + `ring` (memcached), `http` (reqwest), `token` (the rules),
+//! `weixin_class` and `exception` (the PHP classes), `info` (`php --ri`).
+
+pub mod cache;
+pub mod config;
+pub mod error;
+mod exception;
+pub mod http;
+mod info;
+mod ini;
+pub mod ring;
+pub mod token;
+mod weixin_class;
+mod zend_ffi;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ext_php_rs::prelude::*;
+
+/// MINIT: INI entries and classes. A panic here must not unwind into PHP.
+extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
+    let registered = catch_unwind(AssertUnwindSafe(|| {
+        ini::register(module_number);
+        exception::register().and_then(|()| weixin_class::register())
+    }));
+    match registered {
+        Ok(Ok(())) => 0,
+        _ => -1,
+    }
+}
+
+#[php_module]
+pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    module
+        .name("weixin")
+        .startup_function(startup)
+        .info_function(info::module_info)
+}

@@ -1,0 +1,366 @@
+//! `class_weixin`: the PHP face of the extension, kept thin.
+//!
+//! Registered with `ClassBuilder` and no Rust object behind it: `$appid`,
+//! `$appsecret` and `$access_token` are ordinary declared PHP properties, so
+//! the class behaves like the userland class it replaces (subclass defaults,
+//! `serialize`, `clone`, dynamic properties). The methods read and write
+//! those properties through the engine's handlers, like PHP code would.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ext_php_rs::args::Arg;
+use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
+use ext_php_rs::flags::ErrorType;
+use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
+use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
+use ext_php_rs::zend::{ClassEntry, ExecuteData};
+
+use crate::cache::{make_key, Memcached};
+use crate::config::Secret;
+use crate::error::WeixinError;
+use crate::http::{self, Body, FormField, HttpOptions};
+use crate::token::{self, WeChatApi};
+use crate::zend_ffi::{self, zend_add_attribute, zend_get_constant_str, zend_proptable_to_symtable};
+use crate::{exception, ini};
+
+pub const CLASS_NAME: &str = "class_weixin";
+
+pub fn register() -> ext_php_rs::error::Result<()> {
+    let nullable_string = |name: &str| Arg::new(name, DataType::String).allow_null().default("null");
+    ClassBuilder::new(CLASS_NAME)
+        .property(plain_property("appid"))
+        .property(plain_property("appsecret"))
+        .property(plain_property("access_token"))
+        .method(
+            FunctionBuilder::constructor(construct)
+                .not_required()
+                .arg(nullable_string("appid"))
+                .arg(nullable_string("appsecret")),
+            MethodFlags::Public,
+        )
+        .method(
+            // Untyped in spirit (`mixed`), no return type: legacy subclasses
+            // override it as `http_request($url, $data = null)`.
+            FunctionBuilder::new("http_request", http_request)
+                .arg(Arg::new("url", DataType::Mixed))
+                .not_required()
+                .arg(Arg::new("data", DataType::Mixed).allow_null().default("null")),
+            MethodFlags::Protected,
+        )
+        .method(
+            FunctionBuilder::new("__debugInfo", debug_info).returns(DataType::Array, false, false),
+            MethodFlags::Public,
+        )
+        .registration(|class, arg_info| {
+            // The engine borrows the argument tables for the life of the process.
+            std::mem::forget(arg_info);
+            mark_secret_parameter(class);
+        })
+        .register()
+}
+
+fn plain_property(name: &str) -> ClassProperty {
+    ClassProperty {
+        name: name.to_string(),
+        flags: PropertyFlags::Public,
+        default: Some(Box::new(|| Ok(Zval::null()))),
+        docs: &[],
+        ty: None,
+        nullable: true,
+        readonly: false,
+        default_stub: Some("null".to_string()),
+    }
+}
+
+/// `#[\SensitiveParameter]` on `__construct`'s `$appsecret`, so that traces
+/// show `Object(SensitiveParameterValue)` instead of the secret.
+fn mark_secret_parameter(class: &mut ClassEntry) {
+    let constructor = class.constructor;
+    if constructor.is_null() {
+        return;
+    }
+    let name = ZendStr::new_interned("SensitiveParameter", true);
+    // SAFETY: MINIT, the constructor was just registered; the attribute table
+    // of an internal function is persistent, as the flag says. Offset 2 is
+    // the second parameter (offset 0 means the function itself).
+    unsafe {
+        zend_add_attribute(
+            &raw mut (*constructor).common.attributes,
+            name.into_raw(),
+            0,
+            zend_ffi::ZEND_ATTRIBUTE_PERSISTENT,
+            2,
+            0,
+        );
+    }
+}
+
+/// Runs a method body; a Rust panic becomes a PHP exception instead of
+/// unwinding into the engine (which would abort the process).
+fn guarded(body: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(body)).is_err() {
+        exception::throw(&WeixinError::local("internal error in the weixin extension"));
+    }
+}
+
+/// `public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null)`
+extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
+    guarded(|| {
+        let mut appid_arg = Arg::new("appid", DataType::String);
+        let mut secret_arg = Arg::new("appsecret", DataType::String);
+        let (parser, this) = ex.parser_object();
+        if parser.not_required().arg(&mut appid_arg).arg(&mut secret_arg).parse().is_err() {
+            return; // the engine has thrown ArgumentCountError
+        }
+        let Some(this) = this else { return };
+        let Ok(appid_given) = optional_string(appid_arg.zval().map(|z| &**z), 1, "appid") else {
+            return;
+        };
+        let Ok(secret_given) = optional_string(secret_arg.zval().map(|z| &**z), 2, "appsecret")
+        else {
+            return;
+        };
+        if let Err(error) = construct_object(this, appid_given, secret_given) {
+            exception::throw(&error);
+        }
+    });
+}
+
+fn construct_object(
+    this: &mut ZendObject,
+    appid_given: Option<String>,
+    secret_given: Option<String>,
+) -> Result<(), WeixinError> {
+    let settings = ini::current_settings()?;
+    // As in the legacy class: the arguments count only as a pair of
+    // non-empty values.
+    let (appid_given, secret_given) = match (appid_given, secret_given) {
+        (Some(a), Some(s)) if php_truthy(&a) && php_truthy(&s) => (Some(a), Some(s)),
+        _ => (None, None),
+    };
+    let appid = appid_given
+        .or_else(|| property_string(this, "appid"))
+        .or_else(|| constant_string("APPID"))
+        .or_else(|| Some(settings.appid.clone()).filter(|s| php_truthy(s)))
+        .ok_or_else(|| missing("AppID", "appid", "APPID"))?;
+    let secret = secret_given
+        .or_else(|| property_string(this, "appsecret"))
+        .or_else(|| constant_string("APPSECRET"))
+        .or_else(|| Some(settings.appsecret.expose().to_string()).filter(|s| php_truthy(s)))
+        .map(Secret::new)
+        .ok_or_else(|| missing("AppSecret", "appsecret", "APPSECRET"))?;
+    set_property(this, "appid", &appid);
+    set_property(this, "appsecret", secret.expose());
+
+    let key = make_key(&settings.cache_key, &appid)?;
+    let http_options = HttpOptions {
+        timeout: settings.timeout,
+        ca_file: settings.ca_file.clone(),
+    };
+    let store = Memcached {
+        servers: &settings.memcache_servers,
+        timeout: settings.memcache_timeout,
+    };
+    let api = WeChatApi {
+        base_url: &settings.api_base_url,
+        http: &http_options,
+    };
+    let mut warn = |e: &WeixinError| warning(&e.clone().redact(secret.expose()).message);
+    let token = token::access_token(
+        &store,
+        &api,
+        &key,
+        &appid,
+        &secret,
+        settings.refresh_margin,
+        &mut warn,
+    )
+    .map_err(|e| e.redact(secret.expose()))?;
+    set_property(this, "access_token", &token);
+    Ok(())
+}
+
+fn missing(what: &str, property: &str, constant: &str) -> WeixinError {
+    WeixinError::config(format!(
+        "class_weixin has no {what}: pass it to the constructor, declare \
+         ${property} in a subclass, define the constant {constant}, or set weixin.{property}"
+    ))
+}
+
+/// `protected function http_request($url, $data = null)`: GET when `$data` is
+/// empty, else POST (a string as the body, an array as multipart/form-data
+/// with `CURLFile` uploads). Returns the body, or `false` with an E_WARNING
+/// on a transport failure, like `curl_exec()`.
+extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
+    guarded(|| {
+        let mut url_arg = Arg::new("url", DataType::Mixed);
+        let mut data_arg = Arg::new("data", DataType::Mixed);
+        let (parser, _this) = ex.parser_object();
+        if parser.arg(&mut url_arg).not_required().arg(&mut data_arg).parse().is_err() {
+            return;
+        }
+        let url = url_arg.zval().and_then(|z| z.coerce_to_string()).unwrap_or_default();
+        let outcome = request_body(data_arg.zval().map(|z| &**z)).and_then(|body| {
+            let settings = ini::current_settings()?;
+            let options = HttpOptions {
+                timeout: settings.timeout,
+                ca_file: settings.ca_file,
+            };
+            http::send(&options, &url, body)
+        });
+        match outcome {
+            Ok(reply) => retval.set_zend_string(ZendStr::new(&reply.body, false)),
+            Err(error) => {
+                let secret = ini::value("weixin.appsecret", false).unwrap_or_default();
+                warning(&error.redact(&secret).message);
+                retval.set_bool(false);
+            }
+        }
+    });
+}
+
+fn request_body(data: Option<&Zval>) -> Result<Body, WeixinError> {
+    let Some(data) = data.filter(|d| d.coerce_to_bool()) else {
+        return Ok(Body::None);
+    };
+    if let Some(fields) = data.array() {
+        let mut form = Vec::with_capacity(fields.len());
+        for (key, value) in fields.iter() {
+            form.push(form_field(key.to_string(), value)?);
+        }
+        return Ok(Body::Form(form));
+    }
+    if let Some(bytes) = data.zend_str() {
+        return Ok(Body::Raw(bytes.as_bytes().to_vec()));
+    }
+    data.coerce_to_string()
+        .map(|s| Body::Raw(s.into_bytes()))
+        .ok_or_else(|| WeixinError::local("$data must be a string or an array"))
+}
+
+fn form_field(name: String, value: &Zval) -> Result<FormField, WeixinError> {
+    let value = value.dereference();
+    if let Some(object) = value.object() {
+        let class = object.get_class_name().unwrap_or_default();
+        if is_class(object, "CURLFile") {
+            let path = object.get_property::<String>("name").unwrap_or_default();
+            let nonempty = |p: &str| object.get_property::<String>(p).ok().filter(|s| !s.is_empty());
+            return Ok(FormField::File {
+                name,
+                path,
+                filename: nonempty("postname"),
+                mime: nonempty("mime"),
+            });
+        }
+        if is_class(object, "CURLStringFile") {
+            let data = object.get_property::<&Zval>("data").ok().and_then(|z| z.zend_str().map(|s| s.as_bytes().to_vec()));
+            return Ok(FormField::Bytes {
+                name,
+                value: data.unwrap_or_default(),
+                filename: object.get_property::<String>("postname").ok(),
+                mime: object.get_property::<String>("mime").ok(),
+            });
+        }
+        return value
+            .coerce_to_string()
+            .map(|s| FormField::Text { name: name.clone(), value: s.into_bytes() })
+            .ok_or_else(|| WeixinError::local(format!("field '{name}': an object of class {class} cannot be sent")));
+    }
+    if let Some(bytes) = value.zend_str() {
+        return Ok(FormField::Text { name, value: bytes.as_bytes().to_vec() });
+    }
+    match value.coerce_to_string() {
+        Some(s) if !value.is_array() => Ok(FormField::Text { name, value: s.into_bytes() }),
+        _ => Err(WeixinError::local(format!(
+            "field '{name}': nested arrays cannot be sent as multipart/form-data"
+        ))),
+    }
+}
+
+fn is_class(object: &ZendObject, name: &str) -> bool {
+    ClassEntry::try_find(name).is_some_and(|class| object.instance_of(class))
+}
+
+/// `public function __debugInfo(): array`: what `var_dump()` and `print_r()`
+/// show. The properties as they are, with the AppSecret masked.
+extern "C" fn debug_info(ex: &mut ExecuteData, retval: &mut Zval) {
+    guarded(|| {
+        let Some(this) = ex.get_self() else { return };
+        let Ok(properties) = this.get_properties() else { return };
+        // SAFETY: a live property table; the function returns a new array
+        // (refcount 1) that we own and hand to the return value.
+        let mut shown: ext_php_rs::boxed::ZBox<ZendHashTable> = unsafe {
+            let copy = zend_proptable_to_symtable(std::ptr::from_ref(properties).cast_mut(), true);
+            ext_php_rs::boxed::ZBox::from_raw(copy)
+        };
+        if let Some(secret) = shown.get_mut("appsecret") {
+            let secret = secret.dereference_mut();
+            if secret.coerce_to_bool() {
+                let _ = secret.set_string(Secret::MASK, false);
+            }
+        }
+        retval.set_hashtable(shown);
+    });
+}
+
+/// A parameter declared `?string`: null, or a string (scalars converted as
+/// in weak mode). Anything else throws a TypeError and returns `Err`.
+fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Option<String>, ()> {
+    let Some(value) = value.map(Zval::dereference) else { return Ok(None) };
+    if value.is_null() {
+        return Ok(None);
+    }
+    if value.is_string() || value.is_long() || value.is_double() || value.is_bool() {
+        return Ok(value.coerce_to_string());
+    }
+    let _ = ext_php_rs::exception::throw(
+        ext_php_rs::zend::ce::type_error(),
+        &format!(
+            "class_weixin::__construct(): Argument #{position} (${name}) must be of type ?string, {} given",
+            type_name(value)
+        ),
+    );
+    Err(())
+}
+
+fn type_name(value: &Zval) -> String {
+    match value.object() {
+        Some(object) => object.get_class_name().unwrap_or_else(|_| "object".into()),
+        None if value.is_array() => "array".into(),
+        None => "resource".into(),
+    }
+}
+
+/// PHP's truthiness of a string: everything but "" and "0".
+fn php_truthy(value: &str) -> bool {
+    !value.is_empty() && value != "0"
+}
+
+/// A property of the object, if it is set to a truthy scalar.
+fn property_string(object: &ZendObject, name: &str) -> Option<String> {
+    let value = object.get_property::<&Zval>(name).ok()?;
+    let value = value.dereference();
+    if value.is_array() || value.is_object() {
+        return None;
+    }
+    value.coerce_to_string().filter(|s| php_truthy(s))
+}
+
+fn set_property(object: &mut ZendObject, name: &str, value: &str) {
+    let _ = object.set_property(name, value);
+}
+
+/// A global constant, if defined as a truthy scalar.
+fn constant_string(name: &str) -> Option<String> {
+    // SAFETY: the engine returns NULL or a pointer into its constant table.
+    let value = unsafe { zend_get_constant_str(name.as_ptr().cast(), name.len()).as_ref() }?;
+    let value: &Zval = value;
+    if value.is_array() || value.is_object() {
+        return None;
+    }
+    value.coerce_to_string().filter(|s| php_truthy(s))
+}
+
+fn warning(message: &str) {
+    ext_php_rs::error::php_error(&ErrorType::Warning, message);
+}
