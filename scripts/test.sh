@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test: cargo's unit tests, then the phpt suite against a real
+# memcached and the local WeChat stand-in (plain HTTP and HTTPS with a
+# self-signed certificate), all on free loopback ports.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh php-tests/x.phpt  # some phpt files only (cargo tests still run)
+#
+# Ends with one line "N passed, M failed" for the phpt suite.
+source "$(dirname "$0")/lib.sh"
+
+ensure_deps
+build_ext
+
+say "cargo test"
+cargo_status=0
+(cd "$ROOT" && cargo test --release --quiet) || cargo_status=$?
+
+make_test_cert "$RUN_DIR"
+start_memcached MC_PORT
+start_standin API_PORT
+start_standin TLS_PORT --tls-cert "$RUN_DIR/cert.pem" --tls-key "$RUN_DIR/key.pem"
+
+export WEIXIN_TEST_MEMCACHED="127.0.0.1:$MC_PORT"
+export WEIXIN_TEST_API="http://127.0.0.1:$API_PORT"
+export WEIXIN_TEST_API_TLS="https://127.0.0.1:$TLS_PORT"
+export WEIXIN_TEST_CA_FILE="$RUN_DIR/cert.pem"
+export WEIXIN_TEST_EXT="$EXT"
+export TEST_PHP_EXECUTABLE=${TEST_PHP_EXECUTABLE:-$(command -v php)}
+export NO_INTERACTION=1
+
+run_tests=$(php-config --extension-dir)/build/run-tests.php
+[ -f "$run_tests" ] || run_tests=$(dirname "$(php-config --extension-dir)")/build/run-tests.php
+[ -f "$run_tests" ] || run_tests=/usr/lib/php/$(php-config --phpapi)/build/run-tests.php
+
+targets=("$@"); ((${#targets[@]})) || targets=("$ROOT/php-tests")
+say "phpt suite (memcached 127.0.0.1:$MC_PORT, stand-in :$API_PORT, TLS stand-in :$TLS_PORT)"
+log="$RUN_DIR/run-tests.log"
+php "$run_tests" -q --show-diff \
+    -d "extension=$EXT" \
+    -d "weixin.memcache_servers=$WEIXIN_TEST_MEMCACHED" \
+    -d "weixin.api_base_url=$WEIXIN_TEST_API" \
+    "${targets[@]}" 2>&1 | tee "$log" || true
+
+passed=$(sed -n 's/^Tests passed *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
+failed=$(sed -n 's/^Tests failed *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
+skipped=$(sed -n 's/^Tests skipped *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
+borked=$(sed -n 's/^Tests borked *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
+passed=${passed:-0}; failed=$(( ${failed:-0} + ${borked:-0} ))
+# A skipped test checked nothing: here every test's needs are installed,
+# so a skip is a failure of the set-up.
+failed=$(( failed + ${skipped:-0} ))
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; say "no phpt result found"; fi
+[ "$cargo_status" -eq 0 ] || say "cargo test FAILED"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$cargo_status" -eq 0 ]
