@@ -79,6 +79,7 @@ start_standin() {
 # make_test_cert DIR: a self-signed certificate for 127.0.0.1/localhost.
 make_test_cert() {
     openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -days 2 \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" -days 2 \
         -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
 }

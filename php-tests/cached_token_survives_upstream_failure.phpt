@@ -1,0 +1,32 @@
+--TEST--
+A good cached token is served while WeChat fails, and a failure never overwrites it
+--INI--
+weixin.cache_key=keep_{appid}
+--FILE--
+<?php
+require __DIR__ . '/helpers.inc';
+$appid = test_appid('keep');
+reset_account($appid);
+$first = new class_weixin($appid, TEST_SECRET);
+
+// WeChat now answers every token request with an error.
+standin('/__admin/configure', ['appid' => $appid, 'errcode' => -1, 'errmsg' => 'system error']);
+for ($i = 0; $i < 5; $i++) {
+    $w = new class_weixin($appid, TEST_SECRET);
+    if ($w->access_token !== $first->access_token) echo "different token!\n";
+}
+echo "served the cached token 5 times, upstream calls: ", stats($appid)['token_calls'], "\n";
+
+// Once the cache entry is gone, the failure surfaces, and still nothing is written.
+legacy_memcache()->delete("keep_$appid");
+try {
+    new class_weixin($appid, TEST_SECRET);
+} catch (WeixinException $e) {
+    echo "code ", $e->getCode(), "\n";
+}
+var_dump(legacy_memcache()->get("keep_$appid"));
+?>
+--EXPECT--
+served the cached token 5 times, upstream calls: 1
+code -1
+bool(false)

@@ -1,0 +1,35 @@
+--TEST--
+php --ri weixin: version and every weixin.* setting, the AppSecret masked
+--INI--
+weixin.appsecret=MYSECRETVALUE0123456789abcdefABC
+weixin.appid=wx0000000000000000
+--FILE--
+<?php
+ob_start();
+phpinfo(INFO_MODULES);
+$info = ob_get_clean();
+$start = strpos($info, "\nweixin\n");
+$section = substr($info, $start, strpos($info, "\n\n", strpos($info, 'Directive', $start)) - $start);
+echo preg_replace('/=> \d+\.\d+\.\d+/', '=> X.Y.Z', preg_replace('/127\.0\.0\.1:\d+/', 'HOST:PORT', $section)), "\n";
+var_dump(str_contains($info, 'MYSECRETVALUE'));
+var_dump(phpversion('weixin') === (new ReflectionExtension('weixin'))->getVersion());
+?>
+--EXPECT--
+
+weixin
+
+weixin support => enabled
+version => X.Y.Z
+
+Directive => Local Value => Master Value
+weixin.appid => wx0000000000000000 => wx0000000000000000
+weixin.appsecret => ******** => ********
+weixin.memcache_servers => HOST:PORT => HOST:PORT
+weixin.cache_key => access_token => access_token
+weixin.api_base_url => http://HOST:PORT => http://HOST:PORT
+weixin.timeout => 5 => 5
+weixin.ca_file => no value => no value
+weixin.refresh_margin => 300 => 300
+weixin.memcache_timeout => 0.25 => 0.25
+bool(false)
+bool(true)
