@@ -680,6 +680,7 @@ ROUTES = {
 
 class StandinServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False      # don't wait for idle keep-alive connections on exit
     request_queue_size = 1024
 
     def __init__(self, addr, store: Store, ssl_ctx: ssl.SSLContext | None,
@@ -743,11 +744,20 @@ def main(argv=None) -> int:
     ssl_ctx = None
     if args.tls_cert:
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ssl_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        try:
+            ssl_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            print(f"wechat_standin: cannot load TLS cert/key: {e}", file=sys.stderr)
+            return 2
 
     log_file = open(args.log, "a", encoding="utf-8") if args.log else None
-    server = StandinServer((args.host, args.port), Store(args.stable_grace),
-                           ssl_ctx, log_file)
+    try:
+        server = StandinServer((args.host, args.port), Store(args.stable_grace),
+                               ssl_ctx, log_file)
+    except OSError as e:
+        print(f"wechat_standin: cannot listen on {args.host}:{args.port}: {e}",
+              file=sys.stderr)
+        return 2
     port = server.server_address[1]
 
     stop = threading.Event()
