@@ -11,6 +11,17 @@ Usage:
   python3 wechat_standin.py [--host 127.0.0.1] [--port 0] [--port-file PATH]
                             [--tls-cert CERT.pem --tls-key KEY.pem]
                             [--log PATH] [--stable-grace SECONDS]
+
+Endpoints (JSON replies, HTTP 200 unless stated):
+  GET  /cgi-bin/token?grant_type=client_credential&appid=..&secret=..
+  POST /cgi-bin/stable_token        {"grant_type","appid","secret","force_refresh"}
+  GET  /cgi-bin/getcallbackip?access_token=..
+  POST /cgi-bin/message/template/send?access_token=..     (JSON body)
+  POST /cgi-bin/media/upload?access_token=..&type=image   (multipart, part "media")
+  ANY  /__echo...[?delay_ms=N][&status=N]                 (echoes the request)
+  /__admin/health | reset[?appid=] | configure?appid=..&.. | stats?appid= |
+  expire?appid=
+  anything else: 404 {"errcode":-1,"errmsg":"system error"}
 """
 
 from __future__ import annotations
@@ -339,8 +350,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.dispatch
         raise AttributeError(name)
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - silent by default
-        pass
+    def log_message(self, format, *args) -> None:
+        pass  # silent; log_request writes the only (query-free) log lines
 
     def log_request(self, code="-", size="-") -> None:
         # Only method, path and status: the query string carries secrets.

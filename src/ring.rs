@@ -124,3 +124,23 @@ mod tests {
         assert!(moved > 300 && moved < 1500, "{moved}");
     }
 }
+
+#[cfg(test)]
+mod pecl_memcache_compat {
+    use super::*;
+
+    /// Recorded with PHP 8.2 and PECL memcache 8 (hash_strategy=consistent,
+    /// hash_function=crc32): `addServer("127.0.0.1", 21211..21213)`, then
+    /// `set("key$i")` for i in 0..60, and which server holds each key.
+    const PECL_PLACEMENT: &str = "111122210212010020101221000000121212222102001211212021210000";
+
+    #[test]
+    fn keys_land_where_pecl_memcache_puts_them() {
+        let servers: Vec<ServerAddr> = (21211..=21213)
+            .map(|port| ServerAddr { host: "127.0.0.1".into(), port })
+            .collect();
+        let ring = Ring::new(&servers);
+        let ours: String = (0..60).map(|i| char::from(b'0' + ring.server_for(&format!("key{i}")) as u8)).collect();
+        assert_eq!(ours, PECL_PLACEMENT);
+    }
+}
