@@ -2,6 +2,7 @@
 A good cached token is served while WeChat fails, and a failure never overwrites it
 --INI--
 weixin.cache_key=keep_{appid}
+weixin.local_cache_ttl=0
 --FILE--
 <?php
 require __DIR__ . '/helpers.inc';
@@ -18,7 +19,7 @@ for ($i = 0; $i < 5; $i++) {
 echo "served the cached token 5 times, upstream calls: ", stats($appid)['token_calls'], "\n";
 
 // Once the cache entry is gone, the failure surfaces, and still nothing is written.
-legacy_memcache()->delete("keep_$appid");
+forget_token("keep_$appid");
 try {
     new class_weixin($appid, TEST_SECRET);
 } catch (WeixinException $e) {

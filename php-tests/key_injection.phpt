@@ -34,4 +34,4 @@ rejected upstream: 40013
 bool(false)
 string(21) "TOKEN_FOR_ESCAPED_KEY"
 bool(false)
-the memcached key is 304 bytes after escaping, over memcached's 250: shorten weixin.cache_key
+the memcached key is 304 bytes after escaping, over the 238 allowed: shorten weixin.cache_key

@@ -21,6 +21,13 @@ weixin
 weixin support => enabled
 version => X.Y.Z
 
+This process => Count
+local cache hits => 0
+memcached hits => 0
+upstream calls => 0
+upstream errors => 0
+lock waits => 0
+
 Directive => Local Value => Master Value
 weixin.appid => wx0000000000000000 => wx0000000000000000
 weixin.appsecret => ******** => ********
@@ -31,5 +38,7 @@ weixin.timeout => 5 => 5
 weixin.ca_file => no value => no value
 weixin.refresh_margin => 300 => 300
 weixin.memcache_timeout => 0.25 => 0.25
+weixin.local_cache_ttl => 60 => 60
+weixin.use_stable_token => 0 => 0
 bool(false)
 bool(true)

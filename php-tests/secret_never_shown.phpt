@@ -4,6 +4,7 @@ The AppSecret never shows in var_dump, print_r, exceptions, traces (with args) o
 weixin.cache_key=secret_{appid}
 zend.exception_ignore_args=0
 weixin.timeout=1
+weixin.local_cache_ttl=0
 --FILE--
 <?php
 require __DIR__ . '/helpers.inc';
@@ -38,8 +39,8 @@ set_error_handler(function ($no, $str) use ($secret) {
 });
 $traces = '';
 foreach ([['errcode' => 40125, 'errmsg' => "invalid appsecret $secret"], ['body' => "oops $secret"], ['delay_ms' => 1500]] as $behaviour) {
+    $appid = test_appid('secret');
     reset_account($appid, $behaviour);
-    legacy_memcache()->delete("secret_$appid");
     try {
         new class_weixin($appid, $secret);
     } catch (WeixinException $e) {
@@ -52,7 +53,7 @@ var_dump(str_contains($traces, $secret), str_contains($traces, 'SensitiveParamet
 ini_set('weixin.api_base_url', 'http://127.0.0.1:1');
 $odd = 'sec ret/+&=' . $secret;
 ini_set('weixin.appsecret', $odd);
-ini_set('weixin.appid', $appid);
+ini_set('weixin.appid', test_appid('secret'));
 try {
     new class_weixin();
 } catch (WeixinException $e) {

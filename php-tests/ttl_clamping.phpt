@@ -1,18 +1,23 @@
 --TEST--
-Cache lifetime is expires_in minus weixin.refresh_margin, never 0, negative or past expires_in
+Refresh point is expires_in minus weixin.refresh_margin (never 0, negative or past expires_in); memcached keeps the token until just before it expires
 --INI--
 weixin.cache_key=ttl_{appid}
 --FILE--
 <?php
 require __DIR__ . '/helpers.inc';
 
-function cached_ttl(int $expires_in, ?int $margin = null): ?int
+/** [seconds until the token is due, seconds memcached keeps the plain key] */
+function lifetimes(int $expires_in, int $margin): array
 {
-    if ($margin !== null) ini_set('weixin.refresh_margin', (string) $margin);
+    ini_set('weixin.refresh_margin', (string) $margin);
     $appid = test_appid('ttl');
     reset_account($appid, ['expires_in' => $expires_in]);
-    new class_weixin($appid, TEST_SECRET);
-    return memcached_ttl("ttl_$appid");
+    $w = new class_weixin($appid, TEST_SECRET);
+    $meta = token_meta("ttl_$appid");
+    if ($meta === null || $meta['token'] !== $w->access_token) {
+        return ['no meta', null];
+    }
+    return [(int) round($meta['refresh_at'] - $meta['fetched_at']), memcached_ttl("ttl_$appid")];
 }
 
 function near(?int $ttl, int $expected): string
@@ -20,21 +25,27 @@ function near(?int $ttl, int $expected): string
     return ($ttl !== null && $ttl <= $expected && $ttl >= max(1, $expected - 2)) ? "~$expected" : "got " . var_export($ttl, true);
 }
 
-echo "7200, margin 300: ", near(cached_ttl(7200, 300), 6900), "\n";
-echo "7200, margin 0: ", near(cached_ttl(7200, 0), 7200), "\n";
-echo "300, margin 300: ", near(cached_ttl(300, 300), 150), "\n";
-echo "200, margin 300: ", near(cached_ttl(200, 300), 100), "\n";
-echo "1, margin 300: ", near(cached_ttl(1, 300), 1), "\n";
-// Over 30 days memcached would read a Unix timestamp: clamped to 30 days minus the margin.
-echo "40 days, margin 300: ", near(cached_ttl(40 * 86400, 300), 30 * 86400 - 300), "\n";
-// The memcached "forever" (-1 in its meta reply) never happens.
-echo "never forever: ", cached_ttl(7200, 7200) > 0 ? 'yes' : 'no', "\n";
+foreach ([
+    // expires_in, margin, due after, kept for (expires_in less a tenth, at most 60 s)
+    [7200, 300, 6900, 7140],
+    [7200, 0, 7200, 7200],
+    [300, 300, 150, 270],   // the margin eats the lifetime: due at half of it
+    [200, 300, 100, 180],
+    [1, 300, 1, 1],
+    [40 * 86400, 300, 30 * 86400 - 300, 30 * 86400 - 60], // over 30 days memcached reads a timestamp
+] as [$expires_in, $margin, $due, $kept]) {
+    [$refresh, $ttl] = lifetimes($expires_in, $margin);
+    printf("%d, margin %d: due after %s, kept %s\n", $expires_in, $margin,
+        $refresh === $due ? $due : "got $refresh", near($ttl, $kept));
+}
+// memcached's "forever" (-1 in its reply) never happens.
+echo "never forever: ", lifetimes(7200, 7200)[1] > 0 ? 'yes' : 'no', "\n";
 ?>
 --EXPECT--
-7200, margin 300: ~6900
-7200, margin 0: ~7200
-300, margin 300: ~150
-200, margin 300: ~100
-1, margin 300: ~1
-40 days, margin 300: ~2591700
+7200, margin 300: due after 6900, kept ~7140
+7200, margin 0: due after 7200, kept ~7200
+300, margin 300: due after 150, kept ~270
+200, margin 300: due after 100, kept ~180
+1, margin 300: due after 1, kept ~1
+3456000, margin 300: due after 2591700, kept ~2591940
 never forever: yes

@@ -3,27 +3,26 @@
 //!
 //! Connections are per process and lazily made; a process that finds it was
 //! forked (its pid changed) forgets the inherited ones and connects anew, so
-//! parent and child never read each other's replies on one socket.
+//! parent and child never read each other's replies on one socket. A server
+//! that fails is skipped for a moment, so a dead or blackholed memcached
+//! costs one short timeout now and then, not one per lookup.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use memcache::{Client, ConnectionManager, Url};
 
 use crate::config::{ServerAddr, MAX_KEY_LEN};
 use crate::error::WeixinError;
 use crate::ring::Ring;
-
-/// What the token logic needs from a cache; memcached in production, a map
-/// in unit tests.
-pub trait TokenStore {
-    fn get(&self, key: &str) -> Result<Option<String>, WeixinError>;
-    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
-}
+use crate::token::{SharedStore, LONGEST_SUFFIX};
 
 /// Longest value taken for a token; anything longer is not one.
 const MAX_TOKEN_LEN: usize = 2048;
+
+/// How long a failed server is skipped before it is tried again.
+const RETRY_DOWN_SERVER_AFTER: Duration = Duration::from_secs(2);
 
 /// Builds the memcached key from `weixin.cache_key`, with `{appid}` replaced.
 ///
@@ -44,9 +43,11 @@ pub fn make_key(template: &str, appid: &str) -> Result<String, WeixinError> {
             key.push_str(&format!("%{byte:02X}"));
         }
     }
-    if key.len() > MAX_KEY_LEN {
+    // Room for the suffixes of the companion keys (`:stable:meta`).
+    let limit = MAX_KEY_LEN - LONGEST_SUFFIX;
+    if key.len() > limit {
         return Err(WeixinError::config(format!(
-            "the memcached key is {} bytes after escaping, over memcached's {MAX_KEY_LEN}: shorten weixin.cache_key",
+            "the memcached key is {} bytes after escaping, over the {limit} allowed: shorten weixin.cache_key",
             key.len()
         )));
     }
@@ -78,6 +79,7 @@ struct ProcessConnections {
     pid: u32,
     rings: HashMap<Vec<ServerAddr>, Ring>,
     clients: HashMap<(ServerAddr, Duration), Client>,
+    down_until: HashMap<ServerAddr, Instant>,
 }
 
 static CONNECTIONS: Mutex<Option<ProcessConnections>> = Mutex::new(None);
@@ -102,6 +104,7 @@ impl Memcached<'_> {
             pid,
             rings: HashMap::new(),
             clients: HashMap::new(),
+            down_until: HashMap::new(),
         });
         let index = connections
             .rings
@@ -109,27 +112,58 @@ impl Memcached<'_> {
             .or_insert_with(|| Ring::new(self.servers))
             .server_for(key);
         let server = &self.servers[index];
+        if let Some(until) = connections.down_until.get(server) {
+            if Instant::now() < *until {
+                return Err(WeixinError::local(format!(
+                    "memcached at {server} failed moments ago; retrying it shortly (check weixin.memcache_servers)"
+                )));
+            }
+        }
         let slot = (server.clone(), self.timeout);
         if !connections.clients.contains_key(&slot) {
             let client = connect(server, self.timeout).map_err(|e| describe(server, e))?;
             connections.clients.insert(slot.clone(), client);
         }
         let client = &connections.clients[&slot];
-        op(client).map_err(|e| {
-            connections.clients.remove(&slot);
-            describe(server, e)
-        })
+        match op(client) {
+            Ok(value) => {
+                connections.down_until.remove(server);
+                Ok(value)
+            }
+            Err(error) => {
+                connections.down_until.insert(server.clone(), Instant::now() + RETRY_DOWN_SERVER_AFTER);
+                // A pool that could not connect in time keeps trying in its
+                // own thread: keep it. Any other error may have left a reply
+                // half-read on the socket: drop the connection.
+                if !matches!(error, memcache::MemcacheError::PoolError(_)) {
+                    connections.clients.remove(&slot);
+                }
+                Err(describe(server, error))
+            }
+        }
     }
 }
 
-impl TokenStore for Memcached<'_> {
+impl SharedStore for Memcached<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
         let raw: Option<(Vec<u8>, u32, Option<u64>)> = self.with_client(key, |c| c.get(key))?;
-        Ok(raw.and_then(|(bytes, flags, _)| as_token(bytes, flags)))
+        // Only plain strings (flags 0): a serialized or compressed PHP value
+        // is nothing this extension wrote or can use.
+        Ok(raw
+            .filter(|(_, flags, _)| *flags == 0)
+            .and_then(|(bytes, _, _)| String::from_utf8(bytes).ok()))
     }
 
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
         self.with_client(key, |c| c.set(key, value, ttl))
+    }
+
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
+        self.with_client(key, |c| c.add(key, value, ttl))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), WeixinError> {
+        self.with_client(key, |c| c.delete(key).map(|_| ()))
     }
 }
 
@@ -184,8 +218,8 @@ mod tests {
 
     #[test]
     fn over_long_keys_are_refused() {
-        assert!(make_key("{appid}", &"x".repeat(251)).is_err());
-        assert!(make_key("{appid}", &"x".repeat(250)).is_ok());
+        assert!(make_key("{appid}", &"x".repeat(239)).is_err());
+        assert!(make_key("{appid}", &"x".repeat(238)).is_ok());
         assert!(make_key("", "wx").is_err());
     }
 

@@ -45,6 +45,16 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
         "0.25",
         "memcached connect/read/write timeout in seconds",
     ),
+    (
+        "weixin.local_cache_ttl",
+        "60",
+        "seconds a process reuses a token without asking memcached (0: never)",
+    ),
+    (
+        "weixin.use_stable_token",
+        "0",
+        "1: use POST /cgi-bin/stable_token instead of GET /cgi-bin/token",
+    ),
 ];
 
 /// Longest key memcached accepts.
@@ -115,6 +125,8 @@ pub struct Settings {
     pub ca_file: Option<String>,
     pub refresh_margin: u64,
     pub memcache_timeout: Duration,
+    pub local_cache_ttl: u64,
+    pub use_stable_token: bool,
 }
 
 impl Settings {
@@ -146,6 +158,11 @@ impl Settings {
                 "weixin.memcache_timeout",
                 &get("weixin.memcache_timeout"),
             )?,
+            local_cache_ttl: parse_whole_seconds(
+                "weixin.local_cache_ttl",
+                &get("weixin.local_cache_ttl"),
+            )?,
+            use_stable_token: parse_switch("weixin.use_stable_token", &get("weixin.use_stable_token"))?,
         })
     }
 }
@@ -221,6 +238,15 @@ fn parse_seconds(name: &str, value: &str) -> Result<Duration, WeixinError> {
         })
 }
 
+/// PHP's INI booleans: 1/0, on/off, yes/no, true/false, or empty.
+fn parse_switch(name: &str, value: &str) -> Result<bool, WeixinError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "on" | "yes" | "true" => Ok(true),
+        "" | "0" | "off" | "no" | "false" | "none" => Ok(false),
+        other => Err(WeixinError::config(format!("{name} must be 0 or 1, got '{other}'"))),
+    }
+}
+
 fn parse_whole_seconds(name: &str, value: &str) -> Result<u64, WeixinError> {
     value.trim().parse::<u64>().map_err(|_| {
         WeixinError::config(format!(
@@ -255,6 +281,19 @@ mod tests {
         assert_eq!(s.timeout, Duration::from_secs(5));
         assert_eq!(s.refresh_margin, 300);
         assert_eq!(s.ca_file, None);
+        assert_eq!(s.local_cache_ttl, 60);
+        assert!(!s.use_stable_token);
+    }
+
+    #[test]
+    fn switches_read_like_php_ini_booleans() {
+        for on in ["1", "On", "yes", "true"] {
+            assert!(settings(&[("weixin.use_stable_token", on)]).unwrap().use_stable_token);
+        }
+        for off in ["0", "off", ""] {
+            assert!(!settings(&[("weixin.use_stable_token", off)]).unwrap().use_stable_token);
+        }
+        assert!(settings(&[("weixin.use_stable_token", "maybe")]).is_err());
     }
 
     #[test]

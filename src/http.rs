@@ -26,6 +26,8 @@ pub enum Body {
     None,
     /// A POST with a raw body (`application/x-www-form-urlencoded`, as curl).
     Raw(Vec<u8>),
+    /// A POST with a JSON body.
+    Json(Vec<u8>),
     /// A `multipart/form-data` POST (curl with an array).
     Form(Vec<FormField>),
 }
@@ -78,6 +80,7 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
             .post(url)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(bytes),
+        Body::Json(bytes) => client.post(url).header("Content-Type", "application/json").body(bytes),
         Body::Form(fields) => client.post(url).multipart(build_form(fields)?),
     };
     let response = request

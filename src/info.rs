@@ -6,7 +6,8 @@ use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
 
 use crate::config::{Secret, INI_ENTRIES};
-use crate::ini;
+use crate::{ini, stats};
+use std::sync::atomic::Ordering;
 
 pub extern "C" fn module_info(_module: *mut ModuleEntry) {
     // A panic must not unwind into the engine.
@@ -14,6 +15,19 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
         info_table_start!();
         info_table_row!("weixin support", "enabled");
         info_table_row!("version", env!("CARGO_PKG_VERSION"));
+        info_table_end!();
+
+        info_table_start!();
+        info_table_header!("This process", "Count");
+        for (name, counter) in [
+            ("local cache hits", &stats::LOCAL_HITS),
+            ("memcached hits", &stats::MEMCACHED_HITS),
+            ("upstream calls", &stats::UPSTREAM_CALLS),
+            ("upstream errors", &stats::UPSTREAM_ERRORS),
+            ("lock waits", &stats::LOCK_WAITS),
+        ] {
+            info_table_row!(name, counter.load(Ordering::Relaxed).to_string());
+        }
         info_table_end!();
 
         info_table_start!();

@@ -2,7 +2,8 @@
 //! correctly, securely and fast.
 //!
 //! Module layout: `config` (settings, pure) and `ini` (their PHP glue),
-//! `cache` + `ring` (memcached), `http` (reqwest), `token` (the rules),
+//! `cache` + `ring` (memcached), `http` (reqwest), `wechat` (the token
+//! endpoints), `token` (many processes, one token), `stats` (counters),
 //! `weixin_class` and `exception` (the PHP classes), `info` (`php --ri`).
 
 pub mod cache;
@@ -13,7 +14,9 @@ pub mod http;
 mod info;
 mod ini;
 pub mod ring;
+pub mod stats;
 pub mod token;
+pub mod wechat;
 mod weixin_class;
 mod zend_ffi;
 
@@ -33,10 +36,17 @@ extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
     }
 }
 
+/// RINIT: each request may raise its own memcached warning.
+extern "C" fn request_startup(_type: i32, _module_number: i32) -> i32 {
+    weixin_class::WARNED_THIS_REQUEST.store(false, std::sync::atomic::Ordering::Relaxed);
+    0
+}
+
 #[php_module]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     module
         .name("weixin")
         .startup_function(startup)
+        .request_startup_function(request_startup)
         .info_function(info::module_info)
 }

@@ -1,65 +1,180 @@
-//! Getting an access token: from the shared cache, else from WeChat, caching
-//! only a good reply. Plain Rust over two small traits, so `cargo test`
-//! exercises the rules without PHP, memcached or a network.
+//! Many processes, one token.
+//!
+//! Every process and machine that shares memcached agrees on one token per
+//! key, and at most one of them asks WeChat for a new one at a time:
+//!
+//! * **Single flight.** A process that finds no token takes a lock with
+//!   memcached `add` (its lifetime bounded by the HTTP timeout) and fetches;
+//!   the others poll briefly for its token instead of fetching. If the
+//!   winner dies, the lock lapses and the next waiter takes over. If the
+//!   winner fails, it leaves the failure in the lock for a short back-off, so
+//!   the others report it instead of calling WeChat again.
+//! * **Refresh ahead.** A token is due `refresh_margin` seconds before it
+//!   expires. The first process to see it due takes the lock and replaces it;
+//!   the others keep using the current token and never wait. A failed refresh
+//!   leaves a back-off in the lock, spacing out retries, and the current token
+//!   is served until it really expires.
+//! * **Process-local cache.** A process reuses a token for up to
+//!   `local_cache_ttl` seconds without asking memcached, never past its
+//!   refresh point.
+//! * **memcached down.** Tokens are served from the process-local cache and,
+//!   when it has none, fetched by this process alone: at most one upstream
+//!   call per process per token lifetime. When memcached is back, a token
+//!   fetched meanwhile is written back if it is newer than what is there.
+//!
+//! memcached holds, per key: the plain token under the key itself (what
+//! legacy PHP code reads and writes), the token with its refresh and expiry
+//! times under `key:meta`, and the lock under `key:lock`. A token found only
+//! under the plain key (written by legacy code) carries no refresh
+//! information and is used as it is until memcached drops it.
+//!
+//! Plain Rust over small traits, so `cargo test` runs the rules with a map
+//! for memcached, a script for WeChat and a fake clock.
 
-use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cache::TokenStore;
 use crate::config::Secret;
 use crate::error::WeixinError;
-use crate::http::{self, Body, HttpOptions};
+use crate::stats;
+use crate::wechat::{FetchedToken, Upstream};
 
 /// memcached reads an expiry over 30 days as a Unix timestamp.
 pub const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
 
-/// What WeChat says when `expires_in` is absent.
-const DEFAULT_EXPIRES_IN: u64 = 7200;
+/// Key suffixes; the longest one bounds the base key's length.
+pub const META_SUFFIX: &str = ":meta";
+pub const LOCK_SUFFIX: &str = ":lock";
+pub const STABLE_SUFFIX: &str = ":stable";
+pub const LONGEST_SUFFIX: usize = STABLE_SUFFIX.len() + META_SUFFIX.len();
 
+/// How long waiters report a failed cold fetch before someone tries again.
+const COLD_FAILURE_BACKOFF: u32 = 2;
+
+/// What the rules need from memcached.
+pub trait SharedStore {
+    /// A plain-string value (flags 0), or `None`.
+    fn get(&self, key: &str) -> Result<Option<String>, WeixinError>;
+    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
+    /// Stores only if the key is absent. Whether it did is learnt by reading
+    /// the value back (the text protocol client cannot tell).
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
+    fn delete(&self, key: &str) -> Result<(), WeixinError>;
+}
+
+/// Wall-clock time (shared across machines through memcached) and sleeping.
+pub trait Clock {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> f64;
+    fn sleep(&self, duration: Duration);
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    }
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// The memcached keys of one token.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FetchedToken {
+pub struct Keys {
     pub token: String,
-    pub expires_in: u64,
+    pub meta: String,
+    pub lock: String,
 }
 
-/// Where new tokens come from: WeChat in production.
-pub trait Upstream {
-    fn fetch(&self, appid: &str, secret: &Secret) -> Result<FetchedToken, WeixinError>;
-}
-
-/// The token for `key`: the cached one, else a new one from `upstream`,
-/// which is cached for [`cache_ttl`] seconds. A failed fetch writes nothing.
-/// Cache trouble is reported through `warn` and does not stop the token.
-pub fn access_token(
-    store: &dyn TokenStore,
-    upstream: &dyn Upstream,
-    key: &str,
-    appid: &str,
-    secret: &Secret,
-    refresh_margin: u64,
-    warn: &mut dyn FnMut(&WeixinError),
-) -> Result<String, WeixinError> {
-    let cache_up = match store.get(key) {
-        Ok(Some(token)) => return Ok(token),
-        Ok(None) => true,
-        Err(e) => {
-            warn(&e);
-            false
-        }
-    };
-    let fresh = upstream.fetch(appid, secret)?;
-    if cache_up {
-        let ttl = cache_ttl(fresh.expires_in, refresh_margin);
-        if let Err(e) = store.set(key, &fresh.token, ttl) {
-            warn(&e);
+impl Keys {
+    /// `base` is the escaped key; stable tokens never share a plain token's keys.
+    pub fn new(base: &str, stable: bool) -> Keys {
+        let token = if stable { format!("{base}{STABLE_SUFFIX}") } else { base.to_string() };
+        Keys {
+            meta: format!("{token}{META_SUFFIX}"),
+            lock: format!("{token}{LOCK_SUFFIX}"),
+            token,
         }
     }
-    Ok(fresh.token)
 }
 
-/// How long a token may sit in memcached: `expires_in - margin`, so that it
-/// is gone before it dies. Never 0 (memcached's "forever") or less, never
-/// past `expires_in`, never over 30 days (memcached's timestamp threshold).
-/// When the margin eats the whole lifetime, half the lifetime is used.
+/// A token and what is known of its life (Unix seconds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub token: String,
+    pub fetched_at: f64,
+    /// From here on, one process should replace it.
+    pub refresh_at: f64,
+    /// Served until here; memcached drops it then.
+    pub expires_at: f64,
+    /// Found only under the plain key: no refresh information.
+    pub legacy: bool,
+}
+
+impl Entry {
+    pub fn fresh(fetched: FetchedToken, now: f64, refresh_margin: u64) -> Entry {
+        let lifetime = fetched.expires_in.clamp(1, MAX_RELATIVE_TTL);
+        let refresh_after = cache_ttl(lifetime, refresh_margin) as u64;
+        Entry {
+            token: fetched.token,
+            fetched_at: now,
+            refresh_at: now + refresh_after as f64,
+            expires_at: now + serve_ttl(lifetime, refresh_after) as f64,
+            legacy: false,
+        }
+    }
+
+    fn legacy(token: String) -> Entry {
+        Entry {
+            token,
+            fetched_at: 0.0,
+            refresh_at: f64::INFINITY,
+            expires_at: f64::INFINITY,
+            legacy: true,
+        }
+    }
+
+    fn encode(&self) -> String {
+        format!(
+            "v1 {:.3} {:.3} {:.3} {}",
+            self.fetched_at, self.refresh_at, self.expires_at, self.token
+        )
+    }
+
+    fn decode(value: &str) -> Option<Entry> {
+        let mut parts = value.split(' ');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let mut time = || parts.next()?.parse::<f64>().ok().filter(|t| t.is_finite());
+        let (fetched_at, refresh_at, expires_at) = (time()?, time()?, time()?);
+        let token = crate::cache::as_token(parts.next()?.as_bytes().to_vec(), 0)?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Entry {
+            token,
+            fetched_at,
+            refresh_at,
+            expires_at,
+            legacy: false,
+        })
+    }
+
+    /// Seconds memcached should keep it.
+    fn memcached_ttl(&self, now: f64) -> u32 {
+        ((self.expires_at - now).ceil().max(1.0) as u64).min(MAX_RELATIVE_TTL) as u32
+    }
+}
+
+/// When a token is due for replacement: `expires_in - margin`, never 0
+/// (memcached's "forever") or less, never past `expires_in`, never over 30
+/// days (memcached's timestamp threshold). When the margin eats the whole
+/// lifetime, half the lifetime is used.
 pub fn cache_ttl(expires_in: u64, refresh_margin: u64) -> u32 {
     let lifetime = expires_in.clamp(1, MAX_RELATIVE_TTL);
     let ttl = if refresh_margin < lifetime {
@@ -70,192 +185,742 @@ pub fn cache_ttl(expires_in: u64, refresh_margin: u64) -> u32 {
     ttl as u32
 }
 
-/// `GET {base}/cgi-bin/token?grant_type=client_credential&appid=..&secret=..`
-pub fn token_url(base_url: &str, appid: &str, secret: &Secret) -> String {
+/// How long a token is served and kept in memcached: its lifetime less a
+/// guard (a tenth, at most a minute) for clock skew and the fetch's own
+/// latency, never before its refresh point.
+pub fn serve_ttl(lifetime: u64, refresh_after: u64) -> u64 {
+    let guard = (lifetime / 10).min(60).max(u64::from(lifetime > 1));
+    (lifetime - guard).max(refresh_after).max(1)
+}
+
+/// Seconds between retries of a failing refresh while the token still
+/// lives: a tenth of what is left, between 2 seconds and a minute.
+fn retry_spacing(seconds_left: f64) -> u32 {
+    (seconds_left / 10.0).clamp(5.0, 60.0) as u32
+}
+
+/// The tunables of one lookup.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub refresh_margin: u64,
+    pub local_cache_ttl: u64,
+    /// Lifetime of the fetch lock: longer than one HTTP request can take.
+    pub lock_ttl: u32,
+    /// How long a waiter waits for another process's fetch before giving up.
+    pub wait_limit: Duration,
+    /// Stable tokens: a refresh may force a new one.
+    pub stable: bool,
+}
+
+impl Policy {
+    pub fn new(refresh_margin: u64, local_cache_ttl: u64, http_timeout: Duration, stable: bool) -> Policy {
+        // memcached counts whole seconds and may expire a key up to a second
+        // early: two more than the timeout keep the lock past any fetch.
+        let lock_ttl = http_timeout.as_secs_f64().ceil() as u32 + 2;
+        Policy {
+            refresh_margin,
+            local_cache_ttl,
+            lock_ttl,
+            wait_limit: Duration::from_secs(u64::from(lock_ttl)) + http_timeout + Duration::from_secs(1),
+            stable,
+        }
+    }
+}
+
+/// Tokens this process holds, by memcached pool and key.
+#[derive(Default)]
+pub struct LocalCache {
+    entries: Mutex<HashMap<String, Local>>,
+}
+
+#[derive(Clone, Debug)]
+struct Local {
+    entry: Entry,
+    cached_at: f64,
+    /// Fetched while memcached was unreachable: to be written back.
+    unsynced: bool,
+    /// While memcached is down: no upstream retry before this time.
+    retry_after: f64,
+}
+
+impl LocalCache {
+    pub fn new() -> LocalCache {
+        LocalCache::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<Local> {
+        self.lock().get(key).cloned()
+    }
+
+    fn put(&self, key: &str, entry: Entry, now: f64, unsynced: bool) {
+        let local = Local {
+            entry,
+            cached_at: now,
+            unsynced,
+            retry_after: 0.0,
+        };
+        self.lock().insert(key.to_string(), local);
+    }
+
+    fn remove(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    fn delay_retry(&self, key: &str, until: f64) {
+        if let Some(local) = self.lock().get_mut(key) {
+            local.retry_after = until;
+        }
+    }
+
+    /// Forgets every token (tests, and a changed configuration).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// What `try_lock` found.
+enum Lock {
+    Acquired(String),
+    /// Another process is fetching.
+    Held,
+    /// Another process failed moments ago; its error.
+    Failed(WeixinError),
+}
+
+/// One token lookup: which token, where, how.
+pub struct TokenService<'a> {
+    pub store: &'a dyn SharedStore,
+    pub upstream: &'a dyn Upstream,
+    pub clock: &'a dyn Clock,
+    pub local: &'a LocalCache,
+    /// The key in `local`: the memcached pool and key.
+    pub local_key: String,
+    pub keys: Keys,
+    pub appid: &'a str,
+    pub secret: &'a Secret,
+    pub policy: Policy,
+    /// Reports memcached trouble (the PHP side raises one warning per request).
+    pub warn: &'a dyn Fn(&WeixinError),
+}
+
+impl TokenService<'_> {
+    /// The current token, fetched only when nobody has one.
+    pub fn token(&self) -> Result<String, WeixinError> {
+        let now = self.clock.now();
+        if let Some(local) = self.local.get(&self.local_key) {
+            let ttl = self.policy.local_cache_ttl as f64;
+            if !local.unsynced && now < local.cached_at + ttl && now < local.entry.refresh_at {
+                stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
+                return Ok(local.entry.token);
+            }
+        }
+        match self.read_shared() {
+            Ok(found) => {
+                let found = self.reconcile(found, now);
+                match found {
+                    Some(entry) if entry.legacy || now < entry.refresh_at => {
+                        stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
+                        if !entry.legacy {
+                            self.local.put(&self.local_key, entry.clone(), now, false);
+                        }
+                        Ok(entry.token)
+                    }
+                    Some(entry) if now < entry.expires_at => {
+                        stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
+                        Ok(self.refresh_ahead(entry, now))
+                    }
+                    _ => self.cold_start(),
+                }
+            }
+            Err(error) => self.without_memcached(error, now),
+        }
+    }
+
+    /// A token to replace `bad`, which WeChat refused (40001, 40014,
+    /// 42001): replaced everywhere only if the shared token is still `bad`,
+    /// so many processes reporting one bad token cause one upstream call.
+    pub fn refresh(&self, bad: &str) -> Result<String, WeixinError> {
+        self.local.remove(&self.local_key);
+        let give_up = self.clock.now() + self.policy.wait_limit.as_secs_f64();
+        let mut pause = Duration::from_millis(10);
+        let mut waited = false;
+        loop {
+            let now = self.clock.now();
+            match self.read_shared() {
+                Ok(Some(entry)) if entry.token != bad && now < entry.expires_at => {
+                    if !entry.legacy {
+                        self.local.put(&self.local_key, entry.clone(), now, false);
+                    }
+                    return Ok(entry.token);
+                }
+                Ok(_) => {}
+                Err(error) => return self.refresh_without_memcached(error, bad),
+            }
+            match self.try_lock() {
+                Ok(Lock::Acquired(id)) => {
+                    return self.fetch_and_publish(&id, Some(bad)).map(|e| e.token).map_err(|error| {
+                        self.record_failure(&error, COLD_FAILURE_BACKOFF);
+                        error
+                    });
+                }
+                Ok(Lock::Failed(error)) => return Err(error),
+                Ok(Lock::Held) => {}
+                Err(error) => return self.refresh_without_memcached(error, bad),
+            }
+            self.pause_for_winner(&mut pause, &mut waited, give_up)?;
+        }
+    }
+
+    /// A due token: the lock's winner replaces it, everyone else (and the
+    /// winner, if WeChat fails) keeps serving it.
+    fn refresh_ahead(&self, current: Entry, now: f64) -> String {
+        let Ok(Lock::Acquired(id)) = self.try_lock() else {
+            return current.token;
+        };
+        match self.fetch_and_publish(&id, None) {
+            Ok(entry) => entry.token,
+            Err(error) => {
+                self.record_failure(&error, retry_spacing(current.expires_at - now));
+                current.token
+            }
+        }
+    }
+
+    /// No token anywhere: one process fetches, the others wait for it.
+    fn cold_start(&self) -> Result<String, WeixinError> {
+        let give_up = self.clock.now() + self.policy.wait_limit.as_secs_f64();
+        let mut pause = Duration::from_millis(10);
+        let mut waited = false;
+        loop {
+            match self.try_lock() {
+                Ok(Lock::Acquired(id)) => {
+                    return self.fetch_and_publish(&id, None).map(|e| e.token).map_err(|error| {
+                        self.record_failure(&error, COLD_FAILURE_BACKOFF);
+                        error
+                    });
+                }
+                Ok(Lock::Failed(error)) => return Err(error),
+                Ok(Lock::Held) => {}
+                Err(error) => return self.without_memcached(error, self.clock.now()),
+            }
+            self.pause_for_winner(&mut pause, &mut waited, give_up)?;
+            let now = self.clock.now();
+            match self.read_shared() {
+                Ok(Some(entry)) if now < entry.expires_at => {
+                    if !entry.legacy {
+                        self.local.put(&self.local_key, entry.clone(), now, false);
+                    }
+                    return Ok(entry.token);
+                }
+                Ok(_) => {}
+                Err(error) => return self.without_memcached(error, now),
+            }
+        }
+    }
+
+    fn pause_for_winner(&self, pause: &mut Duration, waited: &mut bool, give_up: f64) -> Result<(), WeixinError> {
+        if !*waited {
+            *waited = true;
+            stats::LOCK_WAITS.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.clock.now() > give_up {
+            return Err(WeixinError::local(format!(
+                "gave up after {:.0}s waiting for another process's token request (memcached key {})",
+                self.policy.wait_limit.as_secs_f64(),
+                self.keys.lock
+            )));
+        }
+        self.clock.sleep(*pause);
+        *pause = (*pause * 2).min(Duration::from_millis(100));
+        Ok(())
+    }
+
+    /// The shared token: its `:meta` record, else a legacy plain token.
+    fn read_shared(&self) -> Result<Option<Entry>, WeixinError> {
+        if let Some(entry) = self.store.get(&self.keys.meta)?.as_deref().and_then(Entry::decode) {
+            return Ok(Some(entry));
+        }
+        Ok(self
+            .store
+            .get(&self.keys.token)?
+            .and_then(|value| crate::cache::as_token(value.into_bytes(), 0))
+            .map(Entry::legacy))
+    }
+
+    /// memcached answers again: a token this process fetched while it was
+    /// down is written back, unless memcached holds a newer one.
+    fn reconcile(&self, shared: Option<Entry>, now: f64) -> Option<Entry> {
+        let Some(local) = self.local.get(&self.local_key).filter(|l| l.unsynced && now < l.entry.expires_at) else {
+            return shared;
+        };
+        let ours_is_newer = match &shared {
+            None => true,
+            Some(entry) => !entry.legacy && entry.fetched_at < local.entry.fetched_at,
+        };
+        if !ours_is_newer {
+            self.local.remove(&self.local_key);
+            return shared;
+        }
+        if self.publish(&local.entry, now).is_ok() {
+            self.local.put(&self.local_key, local.entry.clone(), now, false);
+        }
+        Some(local.entry)
+    }
+
+    fn try_lock(&self) -> Result<Lock, WeixinError> {
+        if let Some(holder) = self.store.get(&self.keys.lock)? {
+            return Ok(read_lock(&holder));
+        }
+        let id = lock_id();
+        self.store.add(&self.keys.lock, &id, self.policy.lock_ttl)?;
+        Ok(match self.store.get(&self.keys.lock)? {
+            Some(holder) if holder == id => Lock::Acquired(id),
+            Some(holder) => read_lock(&holder),
+            None => Lock::Held,
+        })
+    }
+
+    /// Fetches a new token, shares it, releases the lock. With `replacing`,
+    /// a stable token that comes back unchanged is forced (the only place
+    /// that spends the daily force quota).
+    fn fetch_and_publish(&self, lock: &str, replacing: Option<&str>) -> Result<Entry, WeixinError> {
+        let mut fetched = self.fetch(false)?;
+        if self.policy.stable && replacing == Some(fetched.token.as_str()) {
+            fetched = self.fetch(true)?;
+        }
+        let now = self.clock.now();
+        let entry = Entry::fresh(fetched, now, self.policy.refresh_margin);
+        let shared = self.publish(&entry, now);
+        if self.store.get(&self.keys.lock).ok().flatten().as_deref() == Some(lock) {
+            let _ = self.store.delete(&self.keys.lock);
+        }
+        if let Err(error) = &shared {
+            (self.warn)(error);
+        }
+        self.local.put(&self.local_key, entry.clone(), now, shared.is_err());
+        Ok(entry)
+    }
+
+    fn fetch(&self, force: bool) -> Result<FetchedToken, WeixinError> {
+        stats::UPSTREAM_CALLS.fetch_add(1, Ordering::Relaxed);
+        self.upstream.fetch(self.appid, self.secret, force).inspect_err(|_| {
+            stats::UPSTREAM_ERRORS.fetch_add(1, Ordering::Relaxed);
+        })
+    }
+
+    /// Writes the token for both kinds of readers: `:meta` for this
+    /// extension, the plain key for legacy code.
+    fn publish(&self, entry: &Entry, now: f64) -> Result<(), WeixinError> {
+        let ttl = entry.memcached_ttl(now);
+        self.store.set(&self.keys.meta, &entry.encode(), ttl)?;
+        self.store.set(&self.keys.token, &entry.token, ttl)
+    }
+
+    /// Leaves `error` in the lock for `seconds`: until then nobody calls
+    /// WeChat for this key, and waiters report it.
+    fn record_failure(&self, error: &WeixinError, seconds: u32) {
+        let marker = format!("failed {} {}", error.code, error.message.replace(['\r', '\n'], " "));
+        let _ = self.store.set(&self.keys.lock, &marker, seconds);
+    }
+
+    /// memcached is unreachable: this process serves what it holds, and
+    /// fetches on its own only when it holds nothing usable.
+    fn without_memcached(&self, error: WeixinError, now: f64) -> Result<String, WeixinError> {
+        (self.warn)(&error);
+        let held = self.local.get(&self.local_key).filter(|l| now < l.entry.expires_at);
+        if let Some(local) = &held {
+            if now < local.entry.refresh_at || now < local.retry_after {
+                stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
+                return Ok(local.entry.token.clone());
+            }
+        }
+        match self.fetch(false) {
+            Ok(fetched) => {
+                let entry = Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin);
+                self.local.put(&self.local_key, entry.clone(), now, true);
+                Ok(entry.token)
+            }
+            Err(fetch_error) => match held {
+                Some(local) => {
+                    self.local.delay_retry(&self.local_key, now + f64::from(retry_spacing(local.entry.expires_at - now)));
+                    Ok(local.entry.token)
+                }
+                None => Err(fetch_error),
+            },
+        }
+    }
+
+    fn refresh_without_memcached(&self, error: WeixinError, bad: &str) -> Result<String, WeixinError> {
+        (self.warn)(&error);
+        let mut fetched = self.fetch(false)?;
+        if self.policy.stable && fetched.token == bad {
+            fetched = self.fetch(true)?;
+        }
+        let now = self.clock.now();
+        let entry = Entry::fresh(fetched, now, self.policy.refresh_margin);
+        self.local.put(&self.local_key, entry.clone(), now, true);
+        Ok(entry.token)
+    }
+}
+
+fn read_lock(holder: &str) -> Lock {
+    match holder.strip_prefix("failed ") {
+        Some(rest) => {
+            let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+            Lock::Failed(WeixinError {
+                code: code.parse().unwrap_or(0),
+                message: message.to_string(),
+            })
+        }
+        None => Lock::Held,
+    }
+}
+
+/// A lock value no other process (on any machine) can produce.
+fn lock_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static HOST: once_cell::sync::Lazy<String> = once_cell::sync::Lazy::new(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into())
+            .chars()
+            .filter(char::is_ascii_graphic)
+            .collect()
+    });
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!(
-        "{base_url}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
-        http::url_encode(appid),
-        http::url_encode(secret.expose())
+        "fetching {}:{}:{}:{}",
+        *HOST,
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Reads WeChat's reply to a token request.
-pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, WeixinError> {
-    if status != 200 {
-        return Err(WeixinError::local(format!(
-            "WeChat token request failed: HTTP status {status} (body: {})",
-            preview(body)
-        )));
-    }
-    let reply: Value = serde_json::from_slice(body).map_err(|_| {
-        WeixinError::local(format!(
-            "WeChat token request failed: the reply is not JSON (body: {})",
-            preview(body)
-        ))
-    })?;
-    let errcode = reply.get("errcode").and_then(Value::as_i64).unwrap_or(0);
-    if errcode != 0 {
-        let errmsg = reply.get("errmsg").and_then(Value::as_str).unwrap_or("");
-        return Err(WeixinError::wechat(
-            errcode,
-            format!(
-                "WeChat refused the token request: errcode {errcode}, errmsg \"{errmsg}\"{}",
-                hint(errcode)
-            ),
-        ));
-    }
-    let token = reply
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| crate::cache::as_token(t.as_bytes().to_vec(), 0).is_some())
-        .ok_or_else(|| {
-            WeixinError::local(format!(
-                "WeChat token request failed: the reply has no usable access_token (body: {})",
-                preview(body)
-            ))
-        })?;
-    let expires_in = match reply.get("expires_in") {
-        None => DEFAULT_EXPIRES_IN,
-        Some(v) => v
-            .as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|&s| s > 0)
-            .ok_or_else(|| {
-                WeixinError::local(format!(
-                    "WeChat token request failed: expires_in is not a positive number ({v})"
-                ))
-            })?,
-    };
-    Ok(FetchedToken {
-        token: token.to_string(),
-        expires_in,
-    })
-}
-
-/// What to check for the errcodes met on this path.
-fn hint(errcode: i64) -> &'static str {
-    match errcode {
-        -1 => " (WeChat is busy: retry later)",
-        40001 | 40125 => " (check the AppSecret)",
-        40013 => " (check the AppID)",
-        40164 => " (add this server's IP to the account's IP whitelist)",
-        45009 => " (the daily quota of token requests is used up)",
-        89503 => " (the request needs an administrator's confirmation)",
-        _ => "",
-    }
-}
-
-/// The start of a reply body, printable, for error messages.
-fn preview(body: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(&body[..body.len().min(80)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if body.len() > 80 {
-        format!("'{text}...'")
-    } else {
-        format!("'{text}'")
-    }
-}
-
-/// The real token endpoint.
-pub struct WeChatApi<'a> {
-    pub base_url: &'a str,
-    pub http: &'a HttpOptions,
-}
-
-impl Upstream for WeChatApi<'_> {
-    fn fetch(&self, appid: &str, secret: &Secret) -> Result<FetchedToken, WeixinError> {
-        let url = token_url(self.base_url, appid, secret);
-        http::send(self.http, &url, Body::None)
-            .and_then(|reply| parse_token_reply(reply.status, &reply.body))
-            .map_err(|e| e.redact(secret.expose()))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
+    use std::cell::{Cell, RefCell};
 
-    #[derive(Default)]
-    struct MapStore {
-        values: RefCell<HashMap<String, (String, u32)>>,
-        down: bool,
+    /// memcached as a map with TTLs on the fake clock; can be switched off.
+    struct MapStore<'c> {
+        clock: &'c FakeClock,
+        values: RefCell<HashMap<String, (String, f64)>>,
+        down: Cell<bool>,
+        /// Called on each get: lets a test act as "another process".
+        on_get: RefCell<Option<Box<dyn FnMut(&str, &mut HashMap<String, (String, f64)>)>>>,
     }
 
-    impl TokenStore for MapStore {
+    impl<'c> MapStore<'c> {
+        fn new(clock: &'c FakeClock) -> Self {
+            MapStore { clock, values: RefCell::default(), down: Cell::new(false), on_get: RefCell::new(None) }
+        }
+        fn check(&self) -> Result<(), WeixinError> {
+            if self.down.get() { Err(WeixinError::local("memcached down")) } else { Ok(()) }
+        }
+        fn put(&self, key: &str, value: &str, ttl: u32) {
+            self.values.borrow_mut().insert(key.into(), (value.into(), self.clock.now() + f64::from(ttl)));
+        }
+        fn value(&self, key: &str) -> Option<String> {
+            let now = self.clock.now();
+            self.values.borrow().get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v.clone())
+        }
+    }
+
+    impl SharedStore for MapStore<'_> {
         fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
-            if self.down {
-                return Err(WeixinError::local("down"));
+            self.check()?;
+            if let Some(hook) = self.on_get.borrow_mut().as_mut() {
+                hook(key, &mut self.values.borrow_mut());
             }
-            Ok(self.values.borrow().get(key).map(|(v, _)| v.clone()))
+            Ok(self.value(key))
         }
         fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
-            if self.down {
-                return Err(WeixinError::local("down"));
+            self.check()?;
+            self.put(key, value, ttl);
+            Ok(())
+        }
+        fn add(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
+            self.check()?;
+            if self.value(key).is_none() {
+                self.put(key, value, ttl);
             }
-            self.values.borrow_mut().insert(key.into(), (value.into(), ttl));
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<(), WeixinError> {
+            self.check()?;
+            self.values.borrow_mut().remove(key);
             Ok(())
         }
     }
 
-    struct Scripted(RefCell<Vec<Result<FetchedToken, WeixinError>>>, RefCell<u32>);
+    struct FakeClock(Cell<f64>);
 
-    impl Upstream for Scripted {
-        fn fetch(&self, _: &str, _: &Secret) -> Result<FetchedToken, WeixinError> {
-            *self.1.borrow_mut() += 1;
-            self.0.borrow_mut().remove(0)
+    impl Clock for FakeClock {
+        fn now(&self) -> f64 {
+            self.0.get()
+        }
+        fn sleep(&self, duration: Duration) {
+            self.0.set(self.0.get() + duration.as_secs_f64());
         }
     }
 
-    fn ok(token: &str, expires_in: u64) -> Result<FetchedToken, WeixinError> {
-        Ok(FetchedToken { token: token.into(), expires_in })
+    impl FakeClock {
+        fn advance(&self, seconds: f64) {
+            self.0.set(self.0.get() + seconds);
+        }
     }
 
-    fn run(store: &MapStore, upstream: &Scripted) -> (Result<String, WeixinError>, u32) {
-        let mut warnings = 0;
-        let result = access_token(store, upstream, "k", "wx", &Secret::new("s"), 300, &mut |_| warnings += 1);
-        (result, warnings)
+    /// WeChat: numbered tokens, or scripted failures.
+    #[derive(Default)]
+    struct Script {
+        calls: Cell<u32>,
+        forced: Cell<u32>,
+        failing: Cell<bool>,
+        expires_in: Cell<u64>,
+        /// Stable mode: a non-forced call returns this token.
+        stable_current: RefCell<Option<String>>,
+    }
+
+    impl Upstream for Script {
+        fn fetch(&self, _: &str, _: &Secret, force: bool) -> Result<FetchedToken, WeixinError> {
+            self.calls.set(self.calls.get() + 1);
+            if force {
+                self.forced.set(self.forced.get() + 1);
+            }
+            if self.failing.get() {
+                return Err(WeixinError::wechat(-1, "system error"));
+            }
+            let expires_in = match self.expires_in.get() { 0 => 7200, e => e };
+            if !force {
+                if let Some(token) = self.stable_current.borrow().clone() {
+                    return Ok(FetchedToken { token, expires_in });
+                }
+            }
+            Ok(FetchedToken { token: format!("T{}", self.calls.get()), expires_in })
+        }
+    }
+
+    struct World {
+        clock: FakeClock,
+        upstream: Script,
+        local: LocalCache,
+        warnings: Cell<u32>,
+    }
+
+    impl World {
+        fn new() -> World {
+            World { clock: FakeClock(Cell::new(1_000_000.0)), upstream: Script::default(), local: LocalCache::new(), warnings: Cell::new(0) }
+        }
+    }
+
+    fn service<'a>(world: &'a World, store: &'a MapStore<'a>, warn: &'a dyn Fn(&WeixinError), stable: bool) -> TokenService<'a> {
+        TokenService {
+            store,
+            upstream: &world.upstream,
+            clock: &world.clock,
+            local: &world.local,
+            local_key: "pool|k".into(),
+            keys: Keys::new("k", stable),
+            appid: "wx",
+            secret: Box::leak(Box::new(Secret::new("s"))),
+            policy: Policy::new(300, 60, Duration::from_secs(5), stable),
+            warn,
+        }
+    }
+
+    macro_rules! setup {
+        ($world:ident, $store:ident, $svc:ident) => {
+            setup!($world, $store, $svc, false)
+        };
+        ($world:ident, $store:ident, $svc:ident, $stable:expr) => {
+            let $world = World::new();
+            let $store = MapStore::new(&$world.clock);
+            let warn = |_: &WeixinError| $world.warnings.set($world.warnings.get() + 1);
+            let $svc = service(&$world, &$store, &warn, $stable);
+        };
     }
 
     #[test]
-    fn a_cached_token_is_used_without_fetching() {
-        let store = MapStore::default();
-        store.values.borrow_mut().insert("k".into(), ("CACHED".into(), 0));
-        let upstream = Scripted(RefCell::new(vec![]), RefCell::new(0));
-        assert_eq!(run(&store, &upstream).0.unwrap(), "CACHED");
-        assert_eq!(*upstream.1.borrow(), 0);
+    fn cold_start_fetches_once_and_shares_for_both_kinds_of_readers() {
+        setup!(world, store, svc);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(store.value("k").as_deref(), Some("T1"));
+        let meta = Entry::decode(&store.value("k:meta").unwrap()).unwrap();
+        assert_eq!(meta.refresh_at - meta.fetched_at, 6900.0);
+        assert_eq!(meta.expires_at - meta.fetched_at, 7140.0);
+        assert_eq!(store.value("k:lock"), None, "the lock is released");
+        // A second process (empty local cache) takes it from memcached.
+        world.local.clear();
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(world.upstream.calls.get(), 1);
     }
 
     #[test]
-    fn a_miss_fetches_and_caches_with_the_margin() {
-        let store = MapStore::default();
-        let upstream = Scripted(RefCell::new(vec![ok("NEW", 7200)]), RefCell::new(0));
-        assert_eq!(run(&store, &upstream).0.unwrap(), "NEW");
-        assert_eq!(store.values.borrow()["k"], ("NEW".to_string(), 6900));
+    fn the_local_cache_answers_without_memcached_until_its_ttl() {
+        setup!(world, store, svc);
+        svc.token().unwrap();
+        store.down.set(true);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(world.warnings.get(), 0, "memcached was not asked");
+        world.clock.advance(61.0);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(world.warnings.get(), 1);
     }
 
     #[test]
-    fn a_failed_fetch_caches_nothing() {
-        let store = MapStore::default();
-        let upstream = Scripted(
-            RefCell::new(vec![Err(WeixinError::wechat(40013, "invalid appid"))]),
-            RefCell::new(0),
-        );
-        let err = run(&store, &upstream).0.unwrap_err();
-        assert_eq!(err.code, 40013);
-        assert!(store.values.borrow().is_empty());
+    fn a_waiter_takes_the_winners_token_instead_of_fetching() {
+        setup!(world, store, svc);
+        store.put("k:lock", "fetching elsewhere", 7);
+        // The other process publishes on the third poll.
+        let polls = Cell::new(0);
+        *store.on_get.borrow_mut() = Some(Box::new(move |key, values| {
+            if key == "k:meta" {
+                polls.set(polls.get() + 1);
+                if polls.get() == 3 {
+                    values.insert("k:meta".into(), ("v1 1000000 1006900 1007140 OTHER".into(), f64::INFINITY));
+                }
+            }
+        }));
+        assert_eq!(svc.token().unwrap(), "OTHER");
+        assert_eq!(world.upstream.calls.get(), 0);
     }
 
     #[test]
-    fn a_dead_cache_warns_and_still_serves() {
-        let store = MapStore { down: true, ..Default::default() };
-        let upstream = Scripted(RefCell::new(vec![ok("NEW", 7200)]), RefCell::new(0));
-        let (result, warnings) = run(&store, &upstream);
-        assert_eq!(result.unwrap(), "NEW");
-        assert_eq!(warnings, 1);
+    fn a_dead_winners_lock_lapses_and_a_waiter_takes_over() {
+        setup!(world, store, svc);
+        store.put("k:lock", "fetching dead-process", 7);
+        let started = world.clock.now();
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert!(world.clock.now() - started >= 7.0 - 1.0);
+        assert_eq!(world.upstream.calls.get(), 1);
+    }
+
+    #[test]
+    fn a_failed_cold_fetch_is_reported_to_waiters_without_more_calls() {
+        setup!(world, store, svc);
+        world.upstream.failing.set(true);
+        assert_eq!(svc.token().unwrap_err().code, -1);
+        assert_eq!(svc.token().unwrap_err().code, -1);
+        assert_eq!(world.upstream.calls.get(), 1, "the back-off held the second caller");
+        assert!(store.value("k").is_none() && store.value("k:meta").is_none());
+        world.clock.advance(3.0);
+        svc.token().unwrap_err();
+        assert_eq!(world.upstream.calls.get(), 2, "retried after the back-off");
+    }
+
+    #[test]
+    fn a_due_token_is_replaced_once_while_others_keep_using_it() {
+        setup!(world, store, svc);
+        svc.token().unwrap();
+        world.clock.advance(6900.0);
+        // Someone else holds the lock: this process serves the current token, no wait.
+        store.put("k:lock", "fetching elsewhere", 7);
+        let before = world.clock.now();
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(world.clock.now(), before, "did not wait");
+        store.values.borrow_mut().remove("k:lock");
+        // Now this process wins and replaces it.
+        assert_eq!(svc.token().unwrap(), "T2");
+        assert_eq!(store.value("k").as_deref(), Some("T2"));
+        assert_eq!(world.upstream.calls.get(), 2);
+    }
+
+    #[test]
+    fn a_failing_refresh_serves_the_current_token_until_expiry_with_spaced_retries() {
+        setup!(world, store, svc);
+        svc.token().unwrap();
+        world.upstream.failing.set(true);
+        world.clock.advance(6900.0);
+        let mut served = 0;
+        while world.clock.now() < 1_000_000.0 + 7139.0 {
+            assert_eq!(svc.token().unwrap(), "T1");
+            served += 1;
+            world.clock.advance(0.5);
+        }
+        let retries = world.upstream.calls.get() - 1;
+        assert!(served > 400);
+        assert!((3..=30).contains(&retries), "{retries} retries in 240 s");
+        // Past its expiry there is no token left: the failure surfaces.
+        world.clock.advance(2.0);
+        world.local.clear();
+        assert!(svc.token().is_err());
+    }
+
+    #[test]
+    fn legacy_tokens_are_used_as_they_are() {
+        setup!(world, store, svc);
+        store.put("k", "LEGACY", 7200);
+        world.clock.advance(7000.0);
+        assert_eq!(svc.token().unwrap(), "LEGACY");
+        assert_eq!(world.upstream.calls.get(), 0);
+    }
+
+    #[test]
+    fn refresh_replaces_a_bad_token_once() {
+        setup!(world, store, svc);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(svc.refresh("T1").unwrap(), "T2");
+        // Others reporting the same bad token get the new one, no call.
+        for _ in 0..50 {
+            world.local.clear();
+            assert_eq!(svc.refresh("T1").unwrap(), "T2");
+        }
+        assert_eq!(world.upstream.calls.get(), 2);
+    }
+
+    #[test]
+    fn stable_tokens_use_their_own_keys_and_force_only_on_refresh() {
+        setup!(world, store, svc, true);
+        *world.upstream.stable_current.borrow_mut() = Some("S1".into());
+        assert_eq!(svc.token().unwrap(), "S1");
+        assert_eq!(store.value("k:stable").as_deref(), Some("S1"));
+        assert!(store.value("k").is_none());
+        world.clock.advance(6900.0);
+        svc.token().unwrap(); // refresh ahead: not forced
+        assert_eq!(world.upstream.forced.get(), 0);
+        assert_ne!(svc.refresh("S1").unwrap(), "S1");
+        assert_eq!(world.upstream.forced.get(), 1);
+    }
+
+    #[test]
+    fn without_memcached_one_fetch_per_process_per_token_lifetime() {
+        setup!(world, store, svc);
+        store.down.set(true);
+        for _ in 0..100 {
+            assert_eq!(svc.token().unwrap(), "T1");
+            world.clock.advance(60.0);
+        }
+        // 6000 s later, still inside T1's refresh point.
+        assert_eq!(world.upstream.calls.get(), 1);
+        world.clock.advance(1000.0);
+        assert_eq!(svc.token().unwrap(), "T2");
+        assert_eq!(world.upstream.calls.get(), 2);
+    }
+
+    #[test]
+    fn a_token_fetched_during_an_outage_is_written_back() {
+        setup!(world, store, svc);
+        store.down.set(true);
+        assert_eq!(svc.token().unwrap(), "T1");
+        store.down.set(false);
+        world.clock.advance(61.0);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(store.value("k").as_deref(), Some("T1"));
+        assert_eq!(world.upstream.calls.get(), 1);
+    }
+
+    #[test]
+    fn meta_records_round_trip_and_reject_garbage() {
+        let entry = Entry::fresh(FetchedToken { token: "ABC".into(), expires_in: 7200 }, 100.0, 300);
+        assert_eq!(Entry::decode(&entry.encode()), Some(entry));
+        for bad in ["", "v1", "v2 1 2 3 T", "v1 a 2 3 T", "v1 1 2 3", "v1 1 2 3 A B"] {
+            assert_eq!(Entry::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
@@ -269,37 +934,13 @@ mod tests {
         assert_eq!(cache_ttl(10_000_000, 300), (MAX_RELATIVE_TTL - 300) as u32);
         for expires in [1, 2, 5, 299, 300, 301, 7200, u64::MAX] {
             for margin in [0, 1, 300, 7200, u64::MAX] {
-                let ttl = cache_ttl(expires, margin) as u64;
-                assert!(ttl >= 1 && ttl <= expires && ttl <= MAX_RELATIVE_TTL, "{expires} {margin}");
+                let refresh = u64::from(cache_ttl(expires, margin));
+                let serve = serve_ttl(expires.clamp(1, MAX_RELATIVE_TTL), refresh);
+                assert!(refresh >= 1 && refresh <= expires && refresh <= MAX_RELATIVE_TTL, "{expires} {margin}");
+                assert!(serve >= refresh && serve <= expires && serve <= MAX_RELATIVE_TTL, "{expires} {margin}");
             }
         }
-    }
-
-    #[test]
-    fn replies_are_parsed_strictly() {
-        assert_eq!(
-            parse_token_reply(200, br#"{"access_token":"ABC","expires_in":7200}"#).unwrap(),
-            FetchedToken { token: "ABC".into(), expires_in: 7200 }
-        );
-        let e = parse_token_reply(200, br#"{"errcode":40013,"errmsg":"invalid appid"}"#).unwrap_err();
-        assert_eq!(e.code, 40013);
-        assert!(e.message.contains("invalid appid"));
-        for (status, body) in [
-            (500, &b"<html>oops</html>"[..]),
-            (200, b"not json"),
-            (200, br#"{"expires_in":7200}"#),
-            (200, br#"{"access_token":"","expires_in":7200}"#),
-            (200, br#"{"access_token":"A B","expires_in":7200}"#),
-            (200, br#"{"access_token":"ABC","expires_in":-5}"#),
-        ] {
-            let e = parse_token_reply(status, body).unwrap_err();
-            assert_eq!(e.code, 0, "{}", e.message);
-        }
-    }
-
-    #[test]
-    fn token_url_escapes_parameters() {
-        let url = token_url("https://h", "wx a&b", &Secret::new("s/c=r"));
-        assert_eq!(url, "https://h/cgi-bin/token?grant_type=client_credential&appid=wx%20a%26b&secret=s%2Fc%3Dr");
+        assert_eq!(serve_ttl(7200, 6900), 7140);
+        assert_eq!(serve_ttl(300, 150), 270);
     }
 }

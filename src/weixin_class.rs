@@ -15,11 +15,16 @@ use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use once_cell::sync::Lazy;
+
 use crate::cache::{make_key, Memcached};
-use crate::config::Secret;
+use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::http::{self, Body, FormField, HttpOptions};
-use crate::token::{self, WeChatApi};
+use crate::token::{Keys, LocalCache, Policy, SystemClock, TokenService};
+use crate::wechat::WeChatApi;
 use crate::zend_ffi::{self, zend_add_attribute, zend_get_constant_str, zend_proptable_to_symtable};
 use crate::{exception, ini};
 
@@ -46,6 +51,11 @@ pub fn register() -> ext_php_rs::error::Result<()> {
                 .not_required()
                 .arg(Arg::new("data", DataType::Mixed).allow_null().default("null")),
             MethodFlags::Protected,
+        )
+        .method(
+            FunctionBuilder::new("refresh_access_token", refresh_access_token)
+                .returns(DataType::String, false, false),
+            MethodFlags::Public,
         )
         .method(
             FunctionBuilder::new("__debugInfo", debug_info).returns(DataType::Array, false, false),
@@ -138,6 +148,22 @@ fn construct_object(
         (Some(a), Some(s)) if php_truthy(&a) && php_truthy(&s) => (Some(a), Some(s)),
         _ => (None, None),
     };
+    let (appid, secret) = credentials(this, &settings, appid_given, secret_given)?;
+    set_property(this, "appid", &appid);
+    set_property(this, "appsecret", secret.expose());
+    let token = with_token_service(&settings, &appid, &secret, |service| service.token())?;
+    set_property(this, "access_token", &token);
+    Ok(())
+}
+
+/// Each credential: the given one, else the object's property (a subclass
+/// default), else the constant, else the INI setting.
+fn credentials(
+    this: &ZendObject,
+    settings: &Settings,
+    appid_given: Option<String>,
+    secret_given: Option<String>,
+) -> Result<(String, Secret), WeixinError> {
     let appid = appid_given
         .or_else(|| property_string(this, "appid"))
         .or_else(|| constant_string("APPID"))
@@ -149,10 +175,24 @@ fn construct_object(
         .or_else(|| Some(settings.appsecret.expose().to_string()).filter(|s| php_truthy(s)))
         .map(Secret::new)
         .ok_or_else(|| missing("AppSecret", "appsecret", "APPSECRET"))?;
-    set_property(this, "appid", &appid);
-    set_property(this, "appsecret", secret.expose());
+    Ok((appid, secret))
+}
 
-    let key = make_key(&settings.cache_key, &appid)?;
+/// Process-wide state of the token rules: tokens this process holds.
+static LOCAL_TOKENS: Lazy<LocalCache> = Lazy::new(LocalCache::new);
+
+/// Whether this request has raised its one memcached warning (reset in RINIT).
+pub static WARNED_THIS_REQUEST: AtomicBool = AtomicBool::new(false);
+
+/// Runs `job` with the token rules wired to memcached, WeChat and this
+/// process's cache, for one account. Errors come back with the secret masked.
+fn with_token_service<T>(
+    settings: &Settings,
+    appid: &str,
+    secret: &Secret,
+    job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
+) -> Result<T, WeixinError> {
+    let base_key = make_key(&settings.cache_key, appid)?;
     let http_options = HttpOptions {
         timeout: settings.timeout,
         ca_file: settings.ca_file.clone(),
@@ -164,20 +204,59 @@ fn construct_object(
     let api = WeChatApi {
         base_url: &settings.api_base_url,
         http: &http_options,
+        stable: settings.use_stable_token,
     };
-    let mut warn = |e: &WeixinError| warning(&e.clone().redact(secret.expose()).message);
-    let token = token::access_token(
-        &store,
-        &api,
-        &key,
-        &appid,
-        &secret,
-        settings.refresh_margin,
-        &mut warn,
-    )
-    .map_err(|e| e.redact(secret.expose()))?;
-    set_property(this, "access_token", &token);
-    Ok(())
+    let warn = |error: &WeixinError| {
+        // One warning per request: a dead memcached must not flood the logs.
+        if !WARNED_THIS_REQUEST.swap(true, Ordering::Relaxed) {
+            warning(&error.clone().redact(secret.expose()).message);
+        }
+    };
+    let keys = Keys::new(&base_key, settings.use_stable_token);
+    let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
+    let service = TokenService {
+        store: &store,
+        upstream: &api,
+        clock: &SystemClock,
+        local: &LOCAL_TOKENS,
+        local_key: format!("{}|{}", servers.join(","), keys.token),
+        keys,
+        appid,
+        secret,
+        policy: Policy::new(
+            settings.refresh_margin,
+            settings.local_cache_ttl,
+            settings.timeout,
+            settings.use_stable_token,
+        ),
+        warn: &warn,
+    };
+    job(&service).map_err(|e| e.redact(secret.expose()))
+}
+
+/// `public function refresh_access_token(): string`: after WeChat refused
+/// `$this->access_token` (40001, 40014, 42001), gets a new one — shared by
+/// every process, fetched only if nobody replaced the bad one already.
+extern "C" fn refresh_access_token(ex: &mut ExecuteData, retval: &mut Zval) {
+    guarded(|| {
+        let (parser, this) = ex.parser_object();
+        if parser.parse().is_err() {
+            return;
+        }
+        let Some(this) = this else { return };
+        let outcome = ini::current_settings().and_then(|settings| {
+            let (appid, secret) = credentials(this, &settings, None, None)?;
+            let bad = property_string(this, "access_token").unwrap_or_default();
+            with_token_service(&settings, &appid, &secret, |service| service.refresh(&bad))
+        });
+        match outcome {
+            Ok(token) => {
+                set_property(this, "access_token", &token);
+                let _ = retval.set_string(&token, false);
+            }
+            Err(error) => exception::throw(&error),
+        }
+    });
 }
 
 fn missing(what: &str, property: &str, constant: &str) -> WeixinError {

@@ -1,0 +1,175 @@
+//! WeChat's token endpoints: building the request, reading the reply.
+//!
+//! `GET /cgi-bin/token` (each call invalidates the previous token) or, with
+//! `weixin.use_stable_token`, `POST /cgi-bin/stable_token` (tokens survive
+//! other calls; `force_refresh` is limited to 20 a day, so only an explicit
+//! `refresh_access_token()` may use it).
+
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::error::WeixinError;
+use crate::http::{self, Body, HttpOptions};
+
+/// What WeChat says when `expires_in` is absent.
+const DEFAULT_EXPIRES_IN: u64 = 7200;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedToken {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+/// Where new tokens come from: WeChat in production, a script in unit tests.
+pub trait Upstream {
+    /// `force_refresh` only means something for stable tokens.
+    fn fetch(&self, appid: &str, secret: &Secret, force_refresh: bool) -> Result<FetchedToken, WeixinError>;
+}
+
+/// `GET {base}/cgi-bin/token?grant_type=client_credential&appid=..&secret=..`
+pub fn token_url(base_url: &str, appid: &str, secret: &Secret) -> String {
+    format!(
+        "{base_url}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        http::url_encode(appid),
+        http::url_encode(secret.expose())
+    )
+}
+
+/// Reads WeChat's reply to a token request.
+pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, WeixinError> {
+    if status != 200 {
+        return Err(WeixinError::local(format!(
+            "WeChat token request failed: HTTP status {status} (body: {})",
+            preview(body)
+        )));
+    }
+    let reply: Value = serde_json::from_slice(body).map_err(|_| {
+        WeixinError::local(format!(
+            "WeChat token request failed: the reply is not JSON (body: {})",
+            preview(body)
+        ))
+    })?;
+    let errcode = reply.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+    if errcode != 0 {
+        let errmsg = reply.get("errmsg").and_then(Value::as_str).unwrap_or("");
+        return Err(WeixinError::wechat(
+            errcode,
+            format!(
+                "WeChat refused the token request: errcode {errcode}, errmsg \"{errmsg}\"{}",
+                hint(errcode)
+            ),
+        ));
+    }
+    let token = reply
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| crate::cache::as_token(t.as_bytes().to_vec(), 0).is_some())
+        .ok_or_else(|| {
+            WeixinError::local(format!(
+                "WeChat token request failed: the reply has no usable access_token (body: {})",
+                preview(body)
+            ))
+        })?;
+    let expires_in = match reply.get("expires_in") {
+        None => DEFAULT_EXPIRES_IN,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .filter(|&s| s > 0)
+            .ok_or_else(|| {
+                WeixinError::local(format!(
+                    "WeChat token request failed: expires_in is not a positive number ({v})"
+                ))
+            })?,
+    };
+    Ok(FetchedToken {
+        token: token.to_string(),
+        expires_in,
+    })
+}
+
+/// What to check for the errcodes met on this path.
+fn hint(errcode: i64) -> &'static str {
+    match errcode {
+        -1 => " (WeChat is busy: retry later)",
+        40001 | 40125 => " (check the AppSecret)",
+        40013 => " (check the AppID)",
+        40164 => " (add this server's IP to the account's IP whitelist)",
+        45009 => " (the daily quota of token requests is used up)",
+        89503 => " (the request needs an administrator's confirmation)",
+        _ => "",
+    }
+}
+
+/// The start of a reply body, printable, for error messages.
+fn preview(body: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(&body[..body.len().min(80)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.len() > 80 {
+        format!("'{text}...'")
+    } else {
+        format!("'{text}'")
+    }
+}
+
+/// The real token endpoints.
+pub struct WeChatApi<'a> {
+    pub base_url: &'a str,
+    pub http: &'a HttpOptions,
+    pub stable: bool,
+}
+
+impl Upstream for WeChatApi<'_> {
+    fn fetch(&self, appid: &str, secret: &Secret, force_refresh: bool) -> Result<FetchedToken, WeixinError> {
+        let reply = if self.stable {
+            let body = serde_json::json!({
+                "grant_type": "client_credential",
+                "appid": appid,
+                "secret": secret.expose(),
+                "force_refresh": force_refresh,
+            });
+            let url = format!("{}/cgi-bin/stable_token", self.base_url);
+            http::send(self.http, &url, Body::Json(body.to_string().into_bytes()))
+        } else {
+            http::send(self.http, &token_url(self.base_url, appid, secret), Body::None)
+        };
+        reply
+            .and_then(|reply| parse_token_reply(reply.status, &reply.body))
+            .map_err(|e| e.redact(secret.expose()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_parsed_strictly() {
+        assert_eq!(
+            parse_token_reply(200, br#"{"access_token":"ABC","expires_in":7200}"#).unwrap(),
+            FetchedToken { token: "ABC".into(), expires_in: 7200 }
+        );
+        let e = parse_token_reply(200, br#"{"errcode":40013,"errmsg":"invalid appid"}"#).unwrap_err();
+        assert_eq!(e.code, 40013);
+        assert!(e.message.contains("invalid appid"));
+        for (status, body) in [
+            (500, &b"<html>oops</html>"[..]),
+            (200, b"not json"),
+            (200, br#"{"expires_in":7200}"#),
+            (200, br#"{"access_token":"","expires_in":7200}"#),
+            (200, br#"{"access_token":"A B","expires_in":7200}"#),
+            (200, br#"{"access_token":"ABC","expires_in":-5}"#),
+        ] {
+            let e = parse_token_reply(status, body).unwrap_err();
+            assert_eq!(e.code, 0, "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn token_url_escapes_parameters() {
+        let url = token_url("https://h", "wx a&b", &Secret::new("s/c=r"));
+        assert_eq!(url, "https://h/cgi-bin/token?grant_type=client_credential&appid=wx%20a%26b&secret=s%2Fc%3Dr");
+    }
+}
