@@ -451,16 +451,21 @@ impl TokenService<'_> {
             .map(Entry::legacy))
     }
 
-    /// memcached answers again: a token this process fetched while it was
-    /// down is written back, unless memcached holds a newer one.
+    /// What memcached lacks, this process may know: after a memcached
+    /// restart (empty) or an outage during which this process fetched a
+    /// token, the token held here is written back, unless memcached holds a
+    /// newer one. This saves an upstream call that would invalidate it.
     fn reconcile(&self, shared: Option<Entry>, now: f64) -> Option<Entry> {
-        let Some(local) = self.local.get(&self.local_key).filter(|l| l.unsynced && now < l.entry.expires_at) else {
+        let Some(local) = self.local.get(&self.local_key).filter(|l| now < l.entry.refresh_at) else {
             return shared;
         };
         let ours_is_newer = match &shared {
             None => true,
-            Some(entry) => !entry.legacy && entry.fetched_at < local.entry.fetched_at,
+            Some(entry) => local.unsynced && !entry.legacy && entry.fetched_at < local.entry.fetched_at,
         };
+        if shared.is_some() && !local.unsynced {
+            return shared;
+        }
         if !ours_is_newer {
             self.local.remove(&self.local_key);
             return shared;
@@ -573,7 +578,9 @@ fn read_lock(holder: &str) -> Lock {
             let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
             Lock::Failed(WeixinError {
                 code: code.parse().unwrap_or(0),
-                message: message.to_string(),
+                message: format!(
+                    "{message} (a token request for this key failed moments ago; the next one is made in a few seconds)"
+                ),
             })
         }
         None => Lock::Held,
@@ -908,6 +915,17 @@ mod tests {
         store.down.set(true);
         assert_eq!(svc.token().unwrap(), "T1");
         store.down.set(false);
+        world.clock.advance(61.0);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(store.value("k").as_deref(), Some("T1"));
+        assert_eq!(world.upstream.calls.get(), 1);
+    }
+
+    #[test]
+    fn a_restarted_empty_memcached_gets_the_token_back_without_a_fetch() {
+        setup!(world, store, svc);
+        svc.token().unwrap();
+        store.values.borrow_mut().clear();
         world.clock.advance(61.0);
         assert_eq!(svc.token().unwrap(), "T1");
         assert_eq!(store.value("k").as_deref(), Some("T1"));
