@@ -451,21 +451,19 @@ impl TokenService<'_> {
             .map(Entry::legacy))
     }
 
-    /// What memcached lacks, this process may know: after a memcached
-    /// restart (empty) or an outage during which this process fetched a
-    /// token, the token held here is written back, unless memcached holds a
-    /// newer one. This saves an upstream call that would invalidate it.
+    /// memcached answers again after this process fetched a token without
+    /// it: that token invalidated the one memcached may still hold (if it
+    /// kept its data), so it is written back unless memcached holds a newer
+    /// one. Tokens this process merely read are never written back: after a
+    /// restart, one of them may have been invalidated meanwhile.
     fn reconcile(&self, shared: Option<Entry>, now: f64) -> Option<Entry> {
-        let Some(local) = self.local.get(&self.local_key).filter(|l| now < l.entry.refresh_at) else {
+        let Some(local) = self.local.get(&self.local_key).filter(|l| l.unsynced && now < l.entry.expires_at) else {
             return shared;
         };
         let ours_is_newer = match &shared {
             None => true,
-            Some(entry) => local.unsynced && !entry.legacy && entry.fetched_at < local.entry.fetched_at,
+            Some(entry) => !entry.legacy && entry.fetched_at < local.entry.fetched_at,
         };
-        if shared.is_some() && !local.unsynced {
-            return shared;
-        }
         if !ours_is_newer {
             self.local.remove(&self.local_key);
             return shared;
@@ -922,14 +920,26 @@ mod tests {
     }
 
     #[test]
-    fn a_restarted_empty_memcached_gets_the_token_back_without_a_fetch() {
+    fn a_restarted_empty_memcached_gets_a_new_token_not_a_possibly_dead_one() {
         setup!(world, store, svc);
         svc.token().unwrap();
         store.values.borrow_mut().clear();
         world.clock.advance(61.0);
+        assert_eq!(svc.token().unwrap(), "T2");
+        assert_eq!(store.value("k").as_deref(), Some("T2"));
+    }
+
+    #[test]
+    fn an_outage_token_replaces_an_older_one_that_memcached_kept() {
+        setup!(world, store, svc);
         assert_eq!(svc.token().unwrap(), "T1");
-        assert_eq!(store.value("k").as_deref(), Some("T1"));
-        assert_eq!(world.upstream.calls.get(), 1);
+        store.down.set(true);
+        world.clock.advance(7000.0);
+        assert_eq!(svc.token().unwrap(), "T2", "due, fetched without memcached");
+        store.down.set(false);
+        // memcached kept T1 (refreshed elsewhere long ago would be newer; this is older).
+        assert_eq!(svc.token().unwrap(), "T2");
+        assert_eq!(store.value("k").as_deref(), Some("T2"));
     }
 
     #[test]
