@@ -19,9 +19,11 @@ trap cleanup EXIT
 say() { printf '==> %s\n' "$*" >&2; }
 
 # Debian 12 packages: PHP 8.2 (headers for bindgen, the PECL memcache client
-# for interop tests, FPM), memcached, clang for bindgen, openssl for test certs.
+# for interop tests, FPM), memcached, clang for bindgen, openssl for test certs,
+# nginx and wrk to load php-fpm like production.
 APT_PACKAGES=(php8.2-cli php8.2-dev php8.2-memcache php8.2-curl php8.2-fpm
-              memcached libclang-dev clang python3 openssl ca-certificates)
+              memcached libclang-dev clang python3 openssl ca-certificates
+              nginx-light wrk)
 
 ensure_deps() {
     local missing=()

@@ -26,6 +26,7 @@ export WEIXIN_TEST_API="http://127.0.0.1:$API_PORT"
 export WEIXIN_TEST_API_TLS="https://127.0.0.1:$TLS_PORT"
 export WEIXIN_TEST_CA_FILE="$RUN_DIR/cert.pem"
 export WEIXIN_TEST_EXT="$EXT"
+export WEIXIN_TEST_REPORT="$RUN_DIR/report.txt"
 export TEST_PHP_EXECUTABLE=${TEST_PHP_EXECUTABLE:-$(command -v php)}
 export NO_INTERACTION=1
 
@@ -51,6 +52,7 @@ passed=${passed:-0}; failed=$(( ${failed:-0} + ${borked:-0} ))
 # so a skip is a failure of the set-up.
 failed=$(( failed + ${skipped:-0} ))
 if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; say "no phpt result found"; fi
+[ -s "$WEIXIN_TEST_REPORT" ] && { say "figures measured by the tests:"; cat "$WEIXIN_TEST_REPORT" >&2; }
 [ "$cargo_status" -eq 0 ] || say "cargo test FAILED"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$cargo_status" -eq 0 ]
