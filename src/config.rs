@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::WeixinError;
+use crate::http::HttpOptions;
 
 /// Every INI entry the extension registers: name, default, meaning.
 /// The single source for registration, `php --ri weixin` and the docs.
@@ -121,13 +122,15 @@ pub struct Settings {
     pub memcache_servers: Vec<ServerAddr>,
     pub cache_key: String,
     pub api_base_url: String,
-    pub timeout: Duration,
-    pub ca_file: Option<String>,
+    /// `weixin.timeout` and `weixin.ca_file`.
+    pub http: HttpOptions,
     pub refresh_margin: u64,
     pub memcache_timeout: Duration,
     pub local_cache_ttl: u64,
     pub use_stable_token: bool,
 }
+
+
 
 impl Settings {
     /// Reads every setting through `ini` (name → current value).
@@ -148,8 +151,10 @@ impl Settings {
             memcache_servers: parse_servers(&get("weixin.memcache_servers"))?,
             cache_key: get("weixin.cache_key").trim().to_string(),
             api_base_url: base,
-            timeout: parse_seconds("weixin.timeout", &get("weixin.timeout"))?,
-            ca_file: (!ca_file.is_empty()).then_some(ca_file),
+            http: HttpOptions {
+                timeout: parse_seconds("weixin.timeout", &get("weixin.timeout"))?,
+                ca_file: (!ca_file.is_empty()).then_some(ca_file),
+            },
             refresh_margin: parse_whole_seconds(
                 "weixin.refresh_margin",
                 &get("weixin.refresh_margin"),
@@ -278,9 +283,9 @@ mod tests {
             vec![ServerAddr { host: "localhost".into(), port: 11211 }]
         );
         assert_eq!(s.api_base_url, "https://api.weixin.qq.com");
-        assert_eq!(s.timeout, Duration::from_secs(5));
+        assert_eq!(s.http.timeout, Duration::from_secs(5));
         assert_eq!(s.refresh_margin, 300);
-        assert_eq!(s.ca_file, None);
+        assert_eq!(s.http.ca_file, None);
         assert_eq!(s.local_cache_ttl, 60);
         assert!(!s.use_stable_token);
     }
@@ -318,7 +323,7 @@ mod tests {
         assert!(settings(&[("weixin.timeout", "abc")]).is_err());
         assert!(settings(&[("weixin.refresh_margin", "-1")]).is_err());
         let s = settings(&[("weixin.timeout", "0.5")]).unwrap();
-        assert_eq!(s.timeout, Duration::from_millis(500));
+        assert_eq!(s.http.timeout, Duration::from_millis(500));
     }
 
     #[test]

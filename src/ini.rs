@@ -1,8 +1,13 @@
 //! PHP glue for the `weixin.*` INI entries: registration in MINIT and reading
 //! the current values. What they mean and how they parse is in `config`.
 
+use std::cell::RefCell;
 use std::ffi::{CStr, CString};
+use std::os::raw::{c_int, c_void};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use ext_php_rs::ffi::{zend_ini_entry, zend_string};
 use ext_php_rs::flags::IniEntryPermission;
 use ext_php_rs::zend::IniEntryDef;
 
@@ -18,7 +23,11 @@ pub fn register(module_number: i32) {
     };
     let mut table: Vec<IniEntryDef> = INI_ENTRIES
         .iter()
-        .map(|(name, default, _)| IniEntryDef::new(leak(name), leak(default), IniEntryPermission::All))
+        .map(|(name, default, _)| {
+            let mut entry = IniEntryDef::new(leak(name), leak(default), IniEntryPermission::All);
+            entry.on_modify = Some(on_modify);
+            entry
+        })
         .collect();
     table.push(IniEntryDef::end());
     IniEntryDef::register(Box::leak(table.into_boxed_slice()), module_number);
@@ -40,7 +49,45 @@ pub fn value(name: &str, original: bool) -> Option<String> {
     Some(unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned())
 }
 
-/// The settings as this request sees them.
-pub fn current_settings() -> Result<Settings, WeixinError> {
-    Settings::from_lookup(|name| value(name, false))
+/// Bumped whenever any `weixin.*` entry changes (php.ini, `ini_set()`, the
+/// restore at request end), so parsed settings are reused until then.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The engine's change hook: accepts every value (they are validated when
+/// read, where the error can say which setting is wrong) and marks the
+/// cached settings stale.
+unsafe extern "C" fn on_modify(
+    _entry: *mut zend_ini_entry,
+    _new_value: *mut zend_string,
+    _arg1: *mut c_void,
+    _arg2: *mut c_void,
+    _arg3: *mut c_void,
+    _stage: c_int,
+) -> c_int {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+    0 // SUCCESS
+}
+
+/// Which parse of the settings is current.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    /// PHP runs one request per thread at a time; the engine's hook keeps
+    /// this in step with INI changes.
+    static SETTINGS: RefCell<Option<(u64, Rc<Settings>)>> = const { RefCell::new(None) };
+}
+
+/// The settings as this request sees them: parsed once per INI change.
+pub fn current_settings() -> Result<Rc<Settings>, WeixinError> {
+    let generation = generation();
+    if let Some(settings) = SETTINGS.with_borrow(|cached| {
+        cached.as_ref().filter(|(g, _)| *g == generation).map(|(_, s)| Rc::clone(s))
+    }) {
+        return Ok(settings);
+    }
+    let settings = Rc::new(Settings::from_lookup(|name| value(name, false))?);
+    SETTINGS.set(Some((generation, Rc::clone(&settings))));
+    Ok(settings)
 }

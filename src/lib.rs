@@ -13,6 +13,7 @@ mod exception;
 pub mod http;
 mod info;
 mod ini;
+mod props;
 pub mod ring;
 pub mod stats;
 pub mod token;

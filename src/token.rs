@@ -298,11 +298,11 @@ pub struct TokenService<'a> {
     pub clock: &'a dyn Clock,
     pub local: &'a LocalCache,
     /// The key in `local`: the memcached pool and key.
-    pub local_key: String,
-    pub keys: Keys,
+    pub local_key: &'a str,
+    pub keys: &'a Keys,
     pub appid: &'a str,
     pub secret: &'a Secret,
-    pub policy: Policy,
+    pub policy: &'a Policy,
     /// Reports memcached trouble (the PHP side raises one warning per request).
     pub warn: &'a dyn Fn(&WeixinError),
 }
@@ -311,7 +311,7 @@ impl TokenService<'_> {
     /// The current token, fetched only when nobody has one.
     pub fn token(&self) -> Result<String, WeixinError> {
         let now = self.clock.now();
-        if let Some(local) = self.local.get(&self.local_key) {
+        if let Some(local) = self.local.get(self.local_key) {
             let ttl = self.policy.local_cache_ttl as f64;
             if !local.unsynced && now < local.cached_at + ttl && now < local.entry.refresh_at {
                 stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
@@ -325,7 +325,7 @@ impl TokenService<'_> {
                     Some(entry) if entry.legacy || now < entry.refresh_at => {
                         stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
                         if !entry.legacy {
-                            self.local.put(&self.local_key, entry.clone(), now, false);
+                            self.local.put(self.local_key, entry.clone(), now, false);
                         }
                         Ok(entry.token)
                     }
@@ -344,7 +344,7 @@ impl TokenService<'_> {
     /// 42001): replaced everywhere only if the shared token is still `bad`,
     /// so many processes reporting one bad token cause one upstream call.
     pub fn refresh(&self, bad: &str) -> Result<String, WeixinError> {
-        self.local.remove(&self.local_key);
+        self.local.remove(self.local_key);
         let give_up = self.clock.now() + self.policy.wait_limit.as_secs_f64();
         let mut pause = Duration::from_millis(10);
         let mut waited = false;
@@ -353,7 +353,7 @@ impl TokenService<'_> {
             match self.read_shared() {
                 Ok(Some(entry)) if entry.token != bad && now < entry.expires_at => {
                     if !entry.legacy {
-                        self.local.put(&self.local_key, entry.clone(), now, false);
+                        self.local.put(self.local_key, entry.clone(), now, false);
                     }
                     return Ok(entry.token);
                 }
@@ -412,7 +412,7 @@ impl TokenService<'_> {
             match self.read_shared() {
                 Ok(Some(entry)) if now < entry.expires_at => {
                     if !entry.legacy {
-                        self.local.put(&self.local_key, entry.clone(), now, false);
+                        self.local.put(self.local_key, entry.clone(), now, false);
                     }
                     return Ok(entry.token);
                 }
@@ -457,7 +457,7 @@ impl TokenService<'_> {
     /// one. Tokens this process merely read are never written back: after a
     /// restart, one of them may have been invalidated meanwhile.
     fn reconcile(&self, shared: Option<Entry>, now: f64) -> Option<Entry> {
-        let Some(local) = self.local.get(&self.local_key).filter(|l| l.unsynced && now < l.entry.expires_at) else {
+        let Some(local) = self.local.get(self.local_key).filter(|l| l.unsynced && now < l.entry.expires_at) else {
             return shared;
         };
         let ours_is_newer = match &shared {
@@ -465,11 +465,11 @@ impl TokenService<'_> {
             Some(entry) => !entry.legacy && entry.fetched_at < local.entry.fetched_at,
         };
         if !ours_is_newer {
-            self.local.remove(&self.local_key);
+            self.local.remove(self.local_key);
             return shared;
         }
         if self.publish(&local.entry, now).is_ok() {
-            self.local.put(&self.local_key, local.entry.clone(), now, false);
+            self.local.put(self.local_key, local.entry.clone(), now, false);
         }
         Some(local.entry)
     }
@@ -504,7 +504,7 @@ impl TokenService<'_> {
         if let Err(error) = &shared {
             (self.warn)(error);
         }
-        self.local.put(&self.local_key, entry.clone(), now, shared.is_err());
+        self.local.put(self.local_key, entry.clone(), now, shared.is_err());
         Ok(entry)
     }
 
@@ -534,7 +534,7 @@ impl TokenService<'_> {
     /// fetches on its own only when it holds nothing usable.
     fn without_memcached(&self, error: WeixinError, now: f64) -> Result<String, WeixinError> {
         (self.warn)(&error);
-        let held = self.local.get(&self.local_key).filter(|l| now < l.entry.expires_at);
+        let held = self.local.get(self.local_key).filter(|l| now < l.entry.expires_at);
         if let Some(local) = &held {
             if now < local.entry.refresh_at || now < local.retry_after {
                 stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
@@ -544,12 +544,12 @@ impl TokenService<'_> {
         match self.fetch(false) {
             Ok(fetched) => {
                 let entry = Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin);
-                self.local.put(&self.local_key, entry.clone(), now, true);
+                self.local.put(self.local_key, entry.clone(), now, true);
                 Ok(entry.token)
             }
             Err(fetch_error) => match held {
                 Some(local) => {
-                    self.local.delay_retry(&self.local_key, now + f64::from(retry_spacing(local.entry.expires_at - now)));
+                    self.local.delay_retry(self.local_key, now + f64::from(retry_spacing(local.entry.expires_at - now)));
                     Ok(local.entry.token)
                 }
                 None => Err(fetch_error),
@@ -565,7 +565,7 @@ impl TokenService<'_> {
         }
         let now = self.clock.now();
         let entry = Entry::fresh(fetched, now, self.policy.refresh_margin);
-        self.local.put(&self.local_key, entry.clone(), now, true);
+        self.local.put(self.local_key, entry.clone(), now, true);
         Ok(entry.token)
     }
 }
@@ -729,11 +729,11 @@ mod tests {
             upstream: &world.upstream,
             clock: &world.clock,
             local: &world.local,
-            local_key: "pool|k".into(),
-            keys: Keys::new("k", stable),
+            local_key: "pool|k",
+            keys: Box::leak(Box::new(Keys::new("k", stable))),
             appid: "wx",
             secret: Box::leak(Box::new(Secret::new("s"))),
-            policy: Policy::new(300, 60, Duration::from_secs(5), stable),
+            policy: Box::leak(Box::new(Policy::new(300, 60, Duration::from_secs(5), stable))),
             warn,
         }
     }

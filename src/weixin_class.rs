@@ -15,6 +15,9 @@ use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData};
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use once_cell::sync::Lazy;
@@ -22,7 +25,8 @@ use once_cell::sync::Lazy;
 use crate::cache::{make_key, Memcached};
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
-use crate::http::{self, Body, FormField, HttpOptions};
+use crate::http::{self, Body, FormField};
+use crate::props::{self, Prop};
 use crate::token::{Keys, LocalCache, Policy, SystemClock, TokenService};
 use crate::wechat::WeChatApi;
 use crate::zend_ffi::{self, zend_add_attribute, zend_get_constant_str, zend_proptable_to_symtable};
@@ -62,6 +66,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
             MethodFlags::Public,
         )
         .registration(|class, arg_info| {
+            props::intern_names();
             // The engine borrows the argument tables for the life of the process.
             std::mem::forget(arg_info);
             mark_secret_parameter(class);
@@ -149,10 +154,10 @@ fn construct_object(
         _ => (None, None),
     };
     let (appid, secret) = credentials(this, &settings, appid_given, secret_given)?;
-    set_property(this, "appid", &appid);
-    set_property(this, "appsecret", secret.expose());
+    props::write_string(this, Prop::AppId, &appid);
+    props::write_string(this, Prop::AppSecret, secret.expose());
     let token = with_token_service(&settings, &appid, &secret, |service| service.token())?;
-    set_property(this, "access_token", &token);
+    props::write_string(this, Prop::AccessToken, &token);
     Ok(())
 }
 
@@ -165,12 +170,12 @@ fn credentials(
     secret_given: Option<String>,
 ) -> Result<(String, Secret), WeixinError> {
     let appid = appid_given
-        .or_else(|| property_string(this, "appid"))
+        .or_else(|| property_string(this, Prop::AppId))
         .or_else(|| constant_string("APPID"))
         .or_else(|| Some(settings.appid.clone()).filter(|s| php_truthy(s)))
         .ok_or_else(|| missing("AppID", "appid", "APPID"))?;
     let secret = secret_given
-        .or_else(|| property_string(this, "appsecret"))
+        .or_else(|| property_string(this, Prop::AppSecret))
         .or_else(|| constant_string("APPSECRET"))
         .or_else(|| Some(settings.appsecret.expose().to_string()).filter(|s| php_truthy(s)))
         .map(Secret::new)
@@ -184,6 +189,48 @@ static LOCAL_TOKENS: Lazy<LocalCache> = Lazy::new(LocalCache::new);
 /// Whether this request has raised its one memcached warning (reset in RINIT).
 pub static WARNED_THIS_REQUEST: AtomicBool = AtomicBool::new(false);
 
+/// What one account's lookups need, derived from the settings once.
+struct Account {
+    keys: Keys,
+    /// The key in the process-local cache: memcached pool and key.
+    local_key: String,
+    policy: Policy,
+}
+
+thread_local! {
+    /// Accounts by AppID, for one parse of the settings.
+    static ACCOUNTS: RefCell<(u64, HashMap<String, Rc<Account>>)> = RefCell::new((u64::MAX, HashMap::new()));
+}
+
+fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError> {
+    let generation = ini::generation();
+    if let Some(found) = ACCOUNTS.with_borrow(|(g, accounts)| {
+        (*g == generation).then(|| accounts.get(appid).cloned()).flatten()
+    }) {
+        return Ok(found);
+    }
+    let keys = Keys::new(&make_key(&settings.cache_key, appid)?, settings.use_stable_token);
+    let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
+    let account = Rc::new(Account {
+        local_key: format!("{}|{}", servers.join(","), keys.token),
+        keys,
+        policy: Policy::new(
+            settings.refresh_margin,
+            settings.local_cache_ttl,
+            settings.http.timeout,
+            settings.use_stable_token,
+        ),
+    });
+    ACCOUNTS.with_borrow_mut(|(g, accounts)| {
+        if *g != generation {
+            *g = generation;
+            accounts.clear();
+        }
+        accounts.insert(appid.to_string(), Rc::clone(&account));
+    });
+    Ok(account)
+}
+
 /// Runs `job` with the token rules wired to memcached, WeChat and this
 /// process's cache, for one account. Errors come back with the secret masked.
 fn with_token_service<T>(
@@ -192,18 +239,14 @@ fn with_token_service<T>(
     secret: &Secret,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    let base_key = make_key(&settings.cache_key, appid)?;
-    let http_options = HttpOptions {
-        timeout: settings.timeout,
-        ca_file: settings.ca_file.clone(),
-    };
+    let account = account(settings, appid)?;
     let store = Memcached {
         servers: &settings.memcache_servers,
         timeout: settings.memcache_timeout,
     };
     let api = WeChatApi {
         base_url: &settings.api_base_url,
-        http: &http_options,
+        http: &settings.http,
         stable: settings.use_stable_token,
     };
     let warn = |error: &WeixinError| {
@@ -212,23 +255,16 @@ fn with_token_service<T>(
             warning(&error.clone().redact(secret.expose()).message);
         }
     };
-    let keys = Keys::new(&base_key, settings.use_stable_token);
-    let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
     let service = TokenService {
         store: &store,
         upstream: &api,
         clock: &SystemClock,
         local: &LOCAL_TOKENS,
-        local_key: format!("{}|{}", servers.join(","), keys.token),
-        keys,
+        local_key: &account.local_key,
+        keys: &account.keys,
         appid,
         secret,
-        policy: Policy::new(
-            settings.refresh_margin,
-            settings.local_cache_ttl,
-            settings.timeout,
-            settings.use_stable_token,
-        ),
+        policy: &account.policy,
         warn: &warn,
     };
     job(&service).map_err(|e| e.redact(secret.expose()))
@@ -246,12 +282,12 @@ extern "C" fn refresh_access_token(ex: &mut ExecuteData, retval: &mut Zval) {
         let Some(this) = this else { return };
         let outcome = ini::current_settings().and_then(|settings| {
             let (appid, secret) = credentials(this, &settings, None, None)?;
-            let bad = property_string(this, "access_token").unwrap_or_default();
+            let bad = property_string(this, Prop::AccessToken).unwrap_or_default();
             with_token_service(&settings, &appid, &secret, |service| service.refresh(&bad))
         });
         match outcome {
             Ok(token) => {
-                set_property(this, "access_token", &token);
+                props::write_string(this, Prop::AccessToken, &token);
                 let _ = retval.set_string(&token, false);
             }
             Err(error) => exception::throw(&error),
@@ -281,11 +317,7 @@ extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
         let url = url_arg.zval().and_then(|z| z.coerce_to_string()).unwrap_or_default();
         let outcome = request_body(data_arg.zval().map(|z| &**z)).and_then(|body| {
             let settings = ini::current_settings()?;
-            let options = HttpOptions {
-                timeout: settings.timeout,
-                ca_file: settings.ca_file,
-            };
-            http::send(&options, &url, body)
+            http::send(&settings.http, &url, body)
         });
         match outcome {
             Ok(reply) => retval.set_zend_string(ZendStr::new(&reply.body, false)),
@@ -416,17 +448,12 @@ fn php_truthy(value: &str) -> bool {
 }
 
 /// A property of the object, if it is set to a truthy scalar.
-fn property_string(object: &ZendObject, name: &str) -> Option<String> {
-    let value = object.get_property::<&Zval>(name).ok()?;
-    let value = value.dereference();
+fn property_string(object: &ZendObject, prop: Prop) -> Option<String> {
+    let value = props::read(object, prop)?;
     if value.is_array() || value.is_object() {
         return None;
     }
     value.coerce_to_string().filter(|s| php_truthy(s))
-}
-
-fn set_property(object: &mut ZendObject, name: &str, value: &str) {
-    let _ = object.set_property(name, value);
 }
 
 /// A global constant, if defined as a truthy scalar.
