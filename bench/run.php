@@ -1,0 +1,93 @@
+<?php
+/*
+ * Orchestrates the benchmark (bench/run.sh starts the services): every
+ * variant in its own process, trials interleaved, medians reported, then
+ * php-fpm throughput and memory. Prints a markdown report.
+ */
+require __DIR__ . '/../php-tests/fpm.inc';
+
+$ext = getenv('WEIXIN_TEST_EXT');
+$common = ['weixin.memcache_servers' => getenv('BENCH_MEMCACHED'), 'weixin.api_base_url' => getenv('BENCH_API')];
+
+function php_run(array $ini, array $args): array
+{
+    $command = [PHP_BINARY];
+    foreach ($ini as $name => $value) array_push($command, '-d', "$name=$value");
+    $command = array_merge($command, [__DIR__ . '/bench.php'], $args);
+    $out = shell_exec(implode(' ', array_map('escapeshellarg', $command)));
+    $result = json_decode((string) $out, true);
+    if (!is_array($result)) throw new RuntimeException('benchmark process failed: ' . implode(' ', $command) . "\n$out");
+    return $result;
+}
+
+$withExt = ['extension' => $ext] + $common;
+$variants = [
+    // name => [ini, iterations]
+    'floor' => [[], 2000000],
+    // The baseline leaks a connection per construction: past ~1000 in one
+    // process PECL memcache aborts (fd over FD_SETSIZE), so it runs 400.
+    'legacy' => [[], 400],
+    'extension' => [$withExt, 1000000],
+    'no-local' => [$withExt + ['weixin.local_cache_ttl' => '0'], 20000],
+    'raw-get' => [[], 20000],
+];
+// A cached token for everyone: the extension writes the legacy key `access_token`.
+php_run($withExt, ['extension', '1']);
+
+$trials = 5;
+$samples = [];
+for ($t = 0; $t < $trials; $t++) {
+    foreach ($variants as $name => [$ini, $n]) {
+        $samples[$name][] = php_run($ini, [$name, (string) $n])['ns'];
+    }
+}
+$ns = array_map(function ($list) { sort($list); return $list[intdiv(count($list), 2)]; }, $samples);
+
+// php-fpm throughput: a page that constructs the class and prints the token.
+$page = '<?php echo (new class_weixin())->access_token;';
+$legacyPage = "<?php define('BENCH_MEMCACHED_HOST', '" . explode(':', getenv('BENCH_MEMCACHED'))[0] . "');"
+    . " define('BENCH_MEMCACHED_PORT', " . explode(':', getenv('BENCH_MEMCACHED'))[1] . ");"
+    . " define('BENCH_API', '" . getenv('BENCH_API') . "'); define('APPID', 'wxbench00000000001');"
+    . " define('APPSECRET', '0123456789abcdef0123456789abcdef'); require '" . __DIR__ . "/legacy_weixin.php';"
+    . " echo (new class_weixin())->access_token;";
+$extPage = "<?php define('APPID', 'wxbench00000000001'); define('APPSECRET', '0123456789abcdef0123456789abcdef');"
+    . " echo (new class_weixin())->access_token;";
+$fpm = [];
+foreach (['legacy' => [$legacyPage, ['extension' => false]], 'extension' => [$extPage, []]] as $name => [$source, $ini]) {
+    $site = fpm_start($source, $ini + $common, 4);
+    wrk_run($site['url'], 8, 1); // warm up the workers
+    $fpm[$name] = wrk_run($site['url'], 16, 5);
+    fpm_stop($site);
+}
+
+$memory = php_run($withExt, ['memory', '1000000']);
+
+// The report.
+$cpu = preg_match('/model name\s*:\s*(.+)/', (string) @file_get_contents('/proc/cpuinfo'), $m) ? trim($m[1]) : php_uname('m');
+printf("Machine: %s, %d cores, %s; PHP %s; %s\n\n", $cpu, (int) shell_exec('nproc'), php_uname('s') . ' ' . php_uname('r'),
+    PHP_VERSION, trim((string) shell_exec('memcached -V')));
+echo "Per construction (median of $trials runs, each in its own process):\n\n";
+echo "| variant | µs per construction | vs legacy baseline | vs PHP floor |\n|---|---:|---:|---:|\n";
+$labels = [
+    'legacy' => 'legacy baseline (PHP: connect + get per construction)',
+    'extension' => 'extension, warm (process-local cache)',
+    'no-local' => 'extension, `weixin.local_cache_ttl=0` (memcached each time)',
+    'raw-get' => 'raw PECL `Memcache::get` on a persistent connection',
+    'floor' => '`new stdClass()` (PHP floor)',
+];
+foreach ($labels as $name => $label) {
+    printf("| %s | %.3f | %s | %.1f× |\n", $label, $ns[$name] / 1000,
+        $name === 'legacy' ? '1×' : sprintf('%.0f× faster', $ns['legacy'] / $ns[$name]), $ns[$name] / $ns['floor']);
+}
+printf("\nRatios: warm extension is %.0f× faster than the baseline (target ≥ 50×) and %.1f× the PHP floor (aim ≤ 3×);"
+    . " with `local_cache_ttl=0` it takes %.2f× a raw PECL get (target ≤ 1.2×).\n\n",
+    $ns['legacy'] / $ns['extension'], $ns['extension'] / $ns['floor'], $ns['no-local'] / $ns['raw-get']);
+echo "php-fpm (4 workers) behind nginx, wrk 16 connections for 5 s, a page that constructs the class and prints the token:\n\n";
+echo "| page | requests/s | p50 ms | p99 ms | failed |\n|---|---:|---:|---:|---:|\n";
+foreach ($fpm as $name => $r) {
+    printf("| %s | %.0f | %.2f | %.2f | %d |\n", $name === 'legacy' ? 'legacy baseline' : 'extension', $r['rps'], $r['p50_ms'], $r['p99_ms'], $r['failed']);
+}
+printf("\nThroughput ratio: extension / baseline = %.2f×.\n\n", $fpm['extension']['rps'] / $fpm['legacy']['rps']);
+printf("Memory over 1,000,000 warm constructions: RSS %+d KiB (%d → %d KiB), Zend heap %+d bytes (target: under 2 MiB RSS growth).\n",
+    $memory['rss_after_kib'] - $memory['rss_before_kib'], $memory['rss_before_kib'], $memory['rss_after_kib'],
+    $memory['heap_after'] - $memory['heap_before']);
