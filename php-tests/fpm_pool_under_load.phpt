@@ -1,5 +1,7 @@
 --TEST--
 php-fpm (12 workers) behind nginx under wrk load: cold start and token rotations, one upstream call per token, zero failed requests
+--SKIPIF--
+<?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
 --FILE--
 <?php
 require __DIR__ . '/helpers.inc';

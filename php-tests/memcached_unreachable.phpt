@@ -13,6 +13,6 @@ var_dump(token_is_current($w->access_token));
 echo "still running\n";
 ?>
 --EXPECTF--
-Warning: class_weixin::__construct(): memcached at 127.0.0.1:1 failed: %s (check weixin.memcache_servers) in %s on line %d
+Warning: class_weixin::__construct(): memcached at 127.0.0.1:1 failed: %s (check weixin.memcache_servers and weixin.memcache_timeout) in %s on line %d
 bool(true)
 still running

@@ -1,5 +1,7 @@
 --TEST--
 refresh_access_token(): 50 processes reporting the same bad token cause one upstream call and all get the same new token
+--SKIPIF--
+<?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
 --INI--
 weixin.cache_key=refresh_{appid}
 --FILE--

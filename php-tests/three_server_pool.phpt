@@ -1,5 +1,7 @@
 --TEST--
 Three memcached servers shared with PECL memcache: a token written by PECL is read by the extension and the reverse (same server choice)
+--SKIPIF--
+<?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
 --INI--
 weixin.cache_key=pool_{appid}
 weixin.local_cache_ttl=0

@@ -3,11 +3,23 @@
 # memcached and the local WeChat stand-in (plain HTTP and HTTPS with a
 # self-signed certificate), all on free loopback ports.
 #
-#   scripts/test.sh                 # everything
+#   scripts/test.sh                   # everything
 #   scripts/test.sh php-tests/x.phpt  # some phpt files only (cargo tests still run)
+#   scripts/test.sh --valgrind        # the phpt suite under valgrind: memory errors
+#                                     # and definite leaks fail (timing tests skip)
 #
 # Ends with one line "N passed, M failed" for the phpt suite.
 source "$(dirname "$0")/lib.sh"
+
+valgrind_args=()
+if [ "${1:-}" = "--valgrind" ]; then
+    shift
+    APT_PACKAGES+=(valgrind)
+    # PCRE's JIT writes code valgrind cannot follow; -q with these options
+    # makes a definite leak an error, which run-tests reports as LEAK.
+    valgrind_args=(-m -d pcre.jit=0)
+    export VALGRIND_OPTS="--leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --suppressions=$ROOT/php-tests/valgrind.supp"
+fi
 
 ensure_deps
 build_ext
@@ -37,7 +49,7 @@ run_tests=$(php-config --extension-dir)/build/run-tests.php
 targets=("$@"); ((${#targets[@]})) || targets=("$ROOT/php-tests")
 say "phpt suite (memcached 127.0.0.1:$MC_PORT, stand-in :$API_PORT, TLS stand-in :$TLS_PORT)"
 log="$RUN_DIR/run-tests.log"
-php "$run_tests" -q --show-diff \
+php "$run_tests" -q --show-diff "${valgrind_args[@]}" \
     -d "extension=$EXT" \
     -d "weixin.memcache_servers=$WEIXIN_TEST_MEMCACHED" \
     -d "weixin.api_base_url=$WEIXIN_TEST_API" \
@@ -47,10 +59,11 @@ passed=$(sed -n 's/^Tests passed *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
 failed=$(sed -n 's/^Tests failed *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
 skipped=$(sed -n 's/^Tests skipped *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
 borked=$(sed -n 's/^Tests borked *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
-passed=${passed:-0}; failed=$(( ${failed:-0} + ${borked:-0} ))
+leaked=$(sed -n 's/^Tests leaked *: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
+passed=${passed:-0}; failed=$(( ${failed:-0} + ${borked:-0} + ${leaked:-0} ))
 # A skipped test checked nothing: here every test's needs are installed,
-# so a skip is a failure of the set-up.
-failed=$(( failed + ${skipped:-0} ))
+# so a skip is a failure of the set-up (under valgrind, timing tests skip).
+((${#valgrind_args[@]})) || failed=$(( failed + ${skipped:-0} ))
 if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; say "no phpt result found"; fi
 [ -s "$WEIXIN_TEST_REPORT" ] && { say "figures measured by the tests:"; cat "$WEIXIN_TEST_REPORT" >&2; }
 [ "$cargo_status" -eq 0 ] || say "cargo test FAILED"

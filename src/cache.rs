@@ -1,17 +1,23 @@
 //! The shared token cache: memcached, in the format legacy PHP code uses (the
 //! plain token string, flags 0), so that old and new servers share one token.
 //!
+//! Spoken through memcached's meta protocol (memcached 1.6+): a real "add",
+//! compare-and-delete, and one blocking socket per server per process, with
+//! no pool threads.
+//!
 //! Connections are per process and lazily made; a process that finds it was
 //! forked (its pid changed) forgets the inherited ones and connects anew, so
 //! parent and child never read each other's replies on one socket. A server
 //! that fails is skipped for a moment, so a dead or blackholed memcached
 //! costs one short timeout now and then, not one per lookup.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use memcache::{Client, ConnectionManager, Url};
+use memcache::exp::{MetaCommand, MetaConnection, MetaOp, MetaResponse, ReturnCode};
 
 use crate::config::{ServerAddr, MAX_KEY_LEN};
 use crate::error::WeixinError;
@@ -75,35 +81,32 @@ pub struct Memcached<'a> {
     pub timeout: Duration,
 }
 
+/// This process's connections: one per server, no threads, no pool.
 struct ProcessConnections {
     pid: u32,
     rings: HashMap<Vec<ServerAddr>, Ring>,
-    clients: HashMap<(ServerAddr, Duration), Client>,
+    connections: HashMap<ServerAddr, MetaConnection>,
     down_until: HashMap<ServerAddr, Instant>,
 }
 
 static CONNECTIONS: Mutex<Option<ProcessConnections>> = Mutex::new(None);
 
 impl Memcached<'_> {
-    /// Runs `op` on the connection to the server that holds `key`. A failed
-    /// connection is dropped, so the next call reconnects instead of reading
-    /// a reply left half-way on the old socket.
-    fn with_client<T>(
-        &self,
-        key: &str,
-        op: impl FnOnce(&Client) -> Result<T, memcache::MemcacheError>,
-    ) -> Result<T, WeixinError> {
+    /// Runs one command on the connection to the server that holds `key`,
+    /// connecting first if needed. A connection that failed is closed, so
+    /// the next command never reads a reply left half-way on it.
+    fn execute(&self, key: &str, command: &MetaCommand) -> Result<MetaResponse, WeixinError> {
         let pid = std::process::id();
         let mut guard = CONNECTIONS.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_some_and(|c| c.pid != pid) {
-            // Inherited across fork(): the parent still owns those sockets,
-            // and the pools' worker threads did not come along.
+            // Inherited across fork(): those sockets are the parent's. Closing
+            // our copies would not disturb it, but forgetting is enough.
             std::mem::forget(guard.take());
         }
         let connections = guard.get_or_insert_with(|| ProcessConnections {
             pid,
             rings: HashMap::new(),
-            clients: HashMap::new(),
+            connections: HashMap::new(),
             down_until: HashMap::new(),
         });
         let index = connections
@@ -115,30 +118,26 @@ impl Memcached<'_> {
         if let Some(until) = connections.down_until.get(server) {
             if Instant::now() < *until {
                 return Err(WeixinError::local(format!(
-                    "memcached at {server} failed moments ago; retrying it shortly (check weixin.memcache_servers)"
+                    "memcached at {server} failed moments ago and is retried shortly (check weixin.memcache_servers)"
                 )));
             }
         }
-        let slot = (server.clone(), self.timeout);
-        if !connections.clients.contains_key(&slot) {
-            let client = connect(server, self.timeout).map_err(|e| describe(server, e))?;
-            connections.clients.insert(slot.clone(), client);
-        }
-        let client = &connections.clients[&slot];
-        match op(client) {
-            Ok(value) => {
+        let outcome = match connections.connections.entry(server.clone()) {
+            Entry::Occupied(mut open) => open.get_mut().execute(command),
+            Entry::Vacant(slot) => match connect(server, self.timeout) {
+                Ok(connection) => slot.insert(connection).execute(command),
+                Err(error) => Err(error),
+            },
+        };
+        match outcome {
+            Ok(response) => {
                 connections.down_until.remove(server);
-                Ok(value)
+                Ok(response)
             }
             Err(error) => {
+                connections.connections.remove(server);
                 connections.down_until.insert(server.clone(), Instant::now() + RETRY_DOWN_SERVER_AFTER);
-                // A pool that could not connect in time keeps trying in its
-                // own thread: keep it. Any other error may have left a reply
-                // half-read on the socket: drop the connection.
-                if !matches!(error, memcache::MemcacheError::PoolError(_)) {
-                    connections.clients.remove(&slot);
-                }
-                Err(describe(server, error))
+                Err(describe(server, &error))
             }
         }
     }
@@ -146,51 +145,90 @@ impl Memcached<'_> {
 
 impl SharedStore for Memcached<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
-        let raw: Option<(Vec<u8>, u32, Option<u64>)> = self.with_client(key, |c| c.get(key))?;
-        // Only plain strings (flags 0): a serialized or compressed PHP value
-        // is nothing this extension wrote or can use.
-        Ok(raw
-            .filter(|(_, flags, _)| *flags == 0)
-            .and_then(|(bytes, _, _)| String::from_utf8(bytes).ok()))
+        let response = self.execute(key, &MetaCommand::new(MetaOp::Get, key).flag("v").flag("f"))?;
+        match response.rc() {
+            ReturnCode::Va => {
+                // Only plain strings (client flags 0): a serialized or
+                // compressed PHP value is nothing this extension wrote or can use.
+                let plain = response.flags().any(|flag| flag == b"f0");
+                Ok(plain
+                    .then(|| response.into_value())
+                    .flatten()
+                    .and_then(|bytes| String::from_utf8(bytes).ok()))
+            }
+            _ => Ok(None),
+        }
     }
 
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
-        self.with_client(key, |c| c.set(key, value, ttl))
+        let command = MetaCommand::new(MetaOp::Set, key)
+            .flag(format!("T{ttl}"))
+            .flag("F0")
+            .value(value);
+        expect(self.execute(key, &command)?, ReturnCode::Hd, key)
     }
 
-    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
-        self.with_client(key, |c| c.add(key, value, ttl))
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError> {
+        // Mode E: store only if absent ("add").
+        let command = MetaCommand::new(MetaOp::Set, key)
+            .flag(format!("T{ttl}"))
+            .flag("F0")
+            .flag("ME")
+            .value(value);
+        Ok(self.execute(key, &command)?.rc() == ReturnCode::Hd)
     }
 
-    fn delete(&self, key: &str) -> Result<(), WeixinError> {
-        self.with_client(key, |c| c.delete(key).map(|_| ()))
+    fn delete_if(&self, key: &str, expected: &str) -> Result<(), WeixinError> {
+        // Read the value with its CAS, then delete only that version: a
+        // value someone else stored meanwhile is left alone.
+        let response = self.execute(key, &MetaCommand::new(MetaOp::Get, key).flag("v").flag("c"))?;
+        let cas = response.flags().find_map(|flag| flag.strip_prefix(b"c")).map(<[u8]>::to_vec);
+        match (response.value(), cas) {
+            (Some(value), Some(cas)) if value == expected.as_bytes() => {
+                let cas = String::from_utf8_lossy(&cas).into_owned();
+                self.execute(key, &MetaCommand::new(MetaOp::Delete, key).flag(format!("C{cas}")))?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
-/// A pool of one connection, made on first use. The pool checks nothing on
-/// checkout (no extra round trip per get) and waits at most `timeout` for a
-/// connection, so a dead server costs one short wait, not a TCP timeout.
-fn connect(server: &ServerAddr, timeout: Duration) -> Result<Client, memcache::MemcacheError> {
-    let url = Url::parse(&format!(
-        "memcache://{server}?protocol=ascii&timeout={}",
-        timeout.as_secs_f64()
-    ))
-    .map_err(|e| memcache::MemcacheError::BadURL(e.to_string()))?;
-    let pool = memcache::Pool::builder()
-        .max_size(1)
-        .min_idle(Some(0))
-        .test_on_check_out(false)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connection_timeout(timeout)
-        .build_unchecked(ConnectionManager::new(url));
-    Client::with_pool(pool)
+fn expect(response: MetaResponse, wanted: ReturnCode, key: &str) -> Result<(), WeixinError> {
+    if response.rc() == wanted {
+        Ok(())
+    } else {
+        Err(WeixinError::local(format!(
+            "memcached answered {:?} to a command on key {key}",
+            response.rc()
+        )))
+    }
 }
 
-fn describe(server: &ServerAddr, error: memcache::MemcacheError) -> WeixinError {
-    WeixinError::local(format!(
-        "memcached at {server} failed: {error} (check weixin.memcache_servers)"
-    ))
+/// A connection made within `timeout`, whose every exchange is bounded by
+/// `timeout` too, so a dead or blackholed server costs one short wait.
+fn connect(server: &ServerAddr, timeout: Duration) -> Result<MetaConnection, memcache::exp::Error> {
+    let mut last_error = std::io::Error::new(std::io::ErrorKind::NotFound, "the host name resolves to no address");
+    for address in (server.host.as_str(), server.port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                let mut connection = MetaConnection::from_stream(stream);
+                connection.set_io_timeout(Some(timeout));
+                return Ok(connection);
+            }
+            Err(error) => last_error = error,
+        }
+    }
+    Err(memcache::exp::Error::Io(last_error))
+}
+
+fn describe(server: &ServerAddr, error: &memcache::exp::Error) -> WeixinError {
+    let hint = match error {
+        memcache::exp::Error::Rejected(_) => " (memcached 1.6 or newer is needed: the extension speaks its meta protocol)",
+        _ => " (check weixin.memcache_servers and weixin.memcache_timeout)",
+    };
+    WeixinError::local(format!("memcached at {server} failed: {error}{hint}"))
 }
 
 #[cfg(test)]

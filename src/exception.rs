@@ -27,8 +27,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         .extends((runtime_exception, "RuntimeException"))
         .registration(|class, arg_info| {
             CLASS.store(class, Ordering::Release);
-            // No methods, but the engine would borrow the tables for life.
-            std::mem::forget(arg_info);
+            crate::park_arg_info(arg_info);
         })
         .register()
 }

@@ -6,6 +6,7 @@ use std::ffi::{CStr, CString};
 use std::os::raw::{c_int, c_void};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use ext_php_rs::ffi::{zend_ini_entry, zend_string};
 use ext_php_rs::flags::IniEntryPermission;
@@ -15,9 +16,23 @@ use crate::config::{Settings, INI_ENTRIES};
 use crate::error::WeixinError;
 use crate::zend_ffi::zend_ini_string_ex;
 
-/// Registers every entry of [`INI_ENTRIES`]. The engine keeps the table for
-/// the life of the process, so it is leaked on purpose (once per MINIT).
+/// The registered table: the engine may keep pointers into it for the life
+/// of the process (PHP 8.5 does), so it lives in a static, built once.
+struct Table(Vec<IniEntryDef>);
+
+// SAFETY: built once, never changed; its pointers are to 'static strings.
+unsafe impl Send for Table {}
+unsafe impl Sync for Table {}
+
+static TABLE: OnceLock<Table> = OnceLock::new();
+
+/// Registers every entry of [`INI_ENTRIES`].
 pub fn register(module_number: i32) {
+    let table = TABLE.get_or_init(build_table);
+    IniEntryDef::register(&table.0, module_number);
+}
+
+fn build_table() -> Table {
     let leak = |s: &str| -> &'static CStr {
         Box::leak(CString::new(s).expect("INI names and defaults hold no NUL").into_boxed_c_str())
     };
@@ -30,7 +45,7 @@ pub fn register(module_number: i32) {
         })
         .collect();
     table.push(IniEntryDef::end());
-    IniEntryDef::register(Box::leak(table.into_boxed_slice()), module_number);
+    Table(table)
 }
 
 /// The value of an INI entry: the current one, or with `original` the one

@@ -25,6 +25,19 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ext_php_rs::prelude::*;
 
+/// The argument tables of registered methods: the engine points into them
+/// for the life of the process, so they are kept here (reachable, not leaked).
+struct ParkedArgInfo(Vec<ext_php_rs::args::ArgInfoTables>);
+
+// SAFETY: only touched in MINIT, which runs on one thread.
+unsafe impl Send for ParkedArgInfo {}
+
+static ARG_INFO: std::sync::Mutex<ParkedArgInfo> = std::sync::Mutex::new(ParkedArgInfo(Vec::new()));
+
+pub(crate) fn park_arg_info(tables: ext_php_rs::args::ArgInfoTables) {
+    ARG_INFO.lock().unwrap_or_else(|p| p.into_inner()).0.push(tables);
+}
+
 /// MINIT: INI entries and classes. A panic here must not unwind into PHP.
 extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
     let registered = catch_unwind(AssertUnwindSafe(|| {

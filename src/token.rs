@@ -58,10 +58,10 @@ pub trait SharedStore {
     /// A plain-string value (flags 0), or `None`.
     fn get(&self, key: &str) -> Result<Option<String>, WeixinError>;
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
-    /// Stores only if the key is absent. Whether it did is learnt by reading
-    /// the value back (the text protocol client cannot tell).
-    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
-    fn delete(&self, key: &str) -> Result<(), WeixinError>;
+    /// Stores only if the key is absent; whether it did.
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError>;
+    /// Deletes the key only if it still holds `expected`.
+    fn delete_if(&self, key: &str, expected: &str) -> Result<(), WeixinError>;
 }
 
 /// Wall-clock time (shared across machines through memcached) and sleeping.
@@ -479,9 +479,10 @@ impl TokenService<'_> {
             return Ok(read_lock(&holder));
         }
         let id = lock_id();
-        self.store.add(&self.keys.lock, &id, self.policy.lock_ttl)?;
+        if self.store.add(&self.keys.lock, &id, self.policy.lock_ttl)? {
+            return Ok(Lock::Acquired(id));
+        }
         Ok(match self.store.get(&self.keys.lock)? {
-            Some(holder) if holder == id => Lock::Acquired(id),
             Some(holder) => read_lock(&holder),
             None => Lock::Held,
         })
@@ -498,9 +499,7 @@ impl TokenService<'_> {
         let now = self.clock.now();
         let entry = Entry::fresh(fetched, now, self.policy.refresh_margin);
         let shared = self.publish(&entry, now);
-        if self.store.get(&self.keys.lock).ok().flatten().as_deref() == Some(lock) {
-            let _ = self.store.delete(&self.keys.lock);
-        }
+        let _ = self.store.delete_if(&self.keys.lock, lock);
         if let Err(error) = &shared {
             (self.warn)(error);
         }
@@ -649,16 +648,19 @@ mod tests {
             self.put(key, value, ttl);
             Ok(())
         }
-        fn add(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
+        fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError> {
             self.check()?;
-            if self.value(key).is_none() {
-                self.put(key, value, ttl);
+            if self.value(key).is_some() {
+                return Ok(false);
             }
-            Ok(())
+            self.put(key, value, ttl);
+            Ok(true)
         }
-        fn delete(&self, key: &str) -> Result<(), WeixinError> {
+        fn delete_if(&self, key: &str, expected: &str) -> Result<(), WeixinError> {
             self.check()?;
-            self.values.borrow_mut().remove(key);
+            if self.value(key).as_deref() == Some(expected) {
+                self.values.borrow_mut().remove(key);
+            }
             Ok(())
         }
     }

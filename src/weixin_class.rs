@@ -48,8 +48,9 @@ pub fn register() -> ext_php_rs::error::Result<()> {
             MethodFlags::Public,
         )
         .method(
-            // Untyped in spirit (`mixed`), no return type: legacy subclasses
-            // override it as `http_request($url, $data = null)`.
+            // Declared `mixed` here, then made untyped (`untype_parameters`),
+            // with no return type: the legacy signature that subclasses
+            // override as `http_request($url, $data = null)`.
             FunctionBuilder::new("http_request", http_request)
                 .arg(Arg::new("url", DataType::Mixed))
                 .not_required()
@@ -67,8 +68,8 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         )
         .registration(|class, arg_info| {
             props::intern_names();
-            // The engine borrows the argument tables for the life of the process.
-            std::mem::forget(arg_info);
+            untype_parameters(class, "http_request");
+            crate::park_arg_info(arg_info);
             mark_secret_parameter(class);
         })
         .register()
@@ -84,6 +85,30 @@ fn plain_property(name: &str) -> ClassProperty {
         nullable: true,
         readonly: false,
         default_stub: Some("null".to_string()),
+    }
+}
+
+/// Removes the declared types of a method's parameters, as in the userland
+/// original (the builder can only declare `mixed`).
+fn untype_parameters(class: &mut ClassEntry, method: &str) {
+    /// `_ZEND_TYPE_MASK` and `ZEND_ACC_HAS_TYPE_HINTS` of PHP 8.2.
+    const TYPE_BITS: u32 = (1 << 25) - 1;
+    const HAS_TYPE_HINTS: u32 = 1 << 8;
+    // SAFETY: MINIT, the method was just registered into the class's own
+    // table; its argument table is ours (parked for the life of the process).
+    unsafe {
+        let function = ext_php_rs::ffi::zend_hash_str_find_ptr_lc(
+            &raw const class.function_table,
+            method.as_ptr().cast(),
+            method.len(),
+        )
+        .cast::<ext_php_rs::ffi::zend_function>();
+        let Some(function) = function.as_mut() else { return };
+        let common = &mut function.common;
+        for i in 0..common.num_args as usize {
+            (*common.arg_info.add(i)).type_.type_mask &= !TYPE_BITS;
+        }
+        common.fn_flags &= !HAS_TYPE_HINTS;
     }
 }
 

@@ -1,0 +1,48 @@
+--TEST--
+weixin.stub.php matches the extension: classes, properties, methods, parameters, return types, INI entries and defaults
+--FILE--
+<?php
+require __DIR__ . '/describe.inc';
+$stub = dirname(__DIR__) . '/weixin.stub.php';
+$classes = ['class_weixin', 'WeixinException'];
+
+$extension = implode("\n", array_map('describe_class', $classes));
+
+// The stub, described by a PHP without the extension (-n: no ini files at all).
+$code = 'require ' . var_export(__DIR__ . '/describe.inc', true) . '; require ' . var_export($stub, true) . ';'
+    . ' echo implode("\n", array_map("describe_class", ' . var_export($classes, true) . '));';
+$fromStub = shell_exec(escapeshellarg(PHP_BINARY) . ' -n -r ' . escapeshellarg($code));
+
+if ($extension === $fromStub) {
+    echo "classes match\n";
+} else {
+    echo "extension:\n$extension\n\nstub:\n$fromStub\n";
+}
+
+// INI: names and defaults as registered (a PHP with only the extension, no -d settings).
+$code = 'foreach (ini_get_all("weixin", false) as $k => $v) echo $k, "=", $v, "\n";';
+$registered = [];
+foreach (explode("\n", trim(shell_exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(getenv('WEIXIN_TEST_EXT'))
+    . ' -r ' . escapeshellarg($code)))) as $line) {
+    [$k, $v] = explode('=', $line, 2);
+    $registered[$k] = $v;
+}
+$documented = stub_ini_entries($stub);
+ksort($registered);
+ksort($documented);
+echo $registered === $documented ? "INI entries match\n" : "registered:\n" . print_r($registered, true) . "documented:\n" . print_r($documented, true);
+echo count($registered), " INI entries\n";
+echo describe_class('class_weixin'), "\n";
+?>
+--EXPECT--
+classes match
+INI entries match
+11 INI entries
+class class_weixin extends -
+  property public $appid = NULL
+  property public $appsecret = NULL
+  property public $access_token = NULL
+  method public __construct(?string $appid = NULL, #[SensitiveParameter] ?string $appsecret = NULL)
+  method protected http_request($url, $data = NULL)
+  method public refresh_access_token(): string
+  method public __debugInfo(): array

@@ -1,0 +1,84 @@
+<?php
+
+/**
+ * IDE stub for the `weixin` extension (PhpStorm, PHPStan, Psalm): what the
+ * extension registers, for tools that cannot load it. Never include it in
+ * code that runs with the extension loaded. php-tests/stub_matches_extension.phpt
+ * fails when this file and the extension disagree.
+ *
+ * INI settings (all PHP_INI_ALL):
+ * @ini weixin.appid ""                                 AppID used when no argument, subclass default or APPID constant gives one
+ * @ini weixin.appsecret ""                             AppSecret, likewise (masked by php --ri)
+ * @ini weixin.memcache_servers "localhost:11211"       memcached servers, comma-separated host:port
+ * @ini weixin.cache_key "access_token"                 memcached key; {appid} is replaced by the AppID
+ * @ini weixin.api_base_url "https://api.weixin.qq.com" WeChat API base URL
+ * @ini weixin.timeout "5"                              HTTP timeout in seconds
+ * @ini weixin.ca_file ""                               extra trusted CA bundle (PEM) on top of the system store
+ * @ini weixin.refresh_margin "300"                     seconds before expiry at which a token is due for replacement
+ * @ini weixin.memcache_timeout "0.25"                  memcached connect/read/write timeout in seconds
+ * @ini weixin.local_cache_ttl "60"                     seconds a process reuses a token without asking memcached (0: never)
+ * @ini weixin.use_stable_token "0"                     1: POST /cgi-bin/stable_token instead of GET /cgi-bin/token
+ */
+
+/**
+ * Gets and caches the WeChat Official Account access token: a drop-in
+ * replacement for the legacy userland class of the same name. One token per
+ * account is shared by every process through memcached; at most one process
+ * asks WeChat at a time.
+ */
+class class_weixin
+{
+    /** The AppID in use (after construction: whichever source supplied it). */
+    public $appid = null;
+
+    /** The AppSecret in use. Masked in var_dump()/print_r(). */
+    public $appsecret = null;
+
+    /** A valid access token (after construction). */
+    public $access_token = null;
+
+    /**
+     * Reads the token (process-local cache, then memcached) and fetches one
+     * from WeChat only when nobody has one.
+     *
+     * Both arguments count only as a pair of non-empty values; otherwise each
+     * credential comes from the object's property (a subclass default), then
+     * the constant APPID/APPSECRET, then INI weixin.appid/weixin.appsecret.
+     *
+     * @throws WeixinException when no credentials are configured, or when no
+     *         valid token exists and WeChat fails (errcode as the code)
+     */
+    public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null) {}
+
+    /**
+     * GET when $data is empty; otherwise POST: a string as the body
+     * (application/x-www-form-urlencoded), an array as multipart/form-data
+     * (CURLFile and CURLStringFile values upload files).
+     *
+     * @param string $url
+     * @param string|array|null $data
+     * @return string|false the reply body whatever the HTTP status; false and
+     *         an E_WARNING on a transport failure, like curl_exec()
+     */
+    protected function http_request($url, $data = null) {}
+
+    /**
+     * After an API refused $this->access_token (errcode 40001, 40014 or
+     * 42001): a new token, shared by every process, fetched only if nobody
+     * replaced the bad one already. Updates $this->access_token.
+     *
+     * @throws WeixinException when WeChat fails
+     */
+    public function refresh_access_token(): string {}
+
+    /** What var_dump() and print_r() show: the properties, appsecret masked. */
+    public function __debugInfo(): array {}
+}
+
+/**
+ * Every failure of the extension. getCode() is WeChat's errcode, or 0 for
+ * configuration, transport and format errors; the message says what to check.
+ */
+class WeixinException extends RuntimeException
+{
+}
