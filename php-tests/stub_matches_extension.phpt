@@ -1,5 +1,5 @@
 --TEST--
-weixin.stub.php matches the extension: classes, properties, methods, parameters, return types, INI entries and defaults
+weixin.stub.php and weixin.ini match the extension: classes, properties, methods, parameters, return types, INI entries and defaults
 --FILE--
 <?php
 require __DIR__ . '/describe.inc';
@@ -32,12 +32,20 @@ ksort($registered);
 ksort($documented);
 echo $registered === $documented ? "INI entries match\n" : "registered:\n" . print_r($registered, true) . "documented:\n" . print_r($documented, true);
 echo count($registered), " INI entries\n";
+
+// weixin.ini (what make install writes) documents every entry with its default.
+preg_match_all('/^;(weixin\.\w+) =(.*)$/m', file_get_contents(dirname(__DIR__) . '/weixin.ini'), $m, PREG_SET_ORDER);
+$inFile = [];
+foreach ($m as [, $name, $value]) $inFile[$name] = trim($value);
+ksort($inFile);
+echo $inFile === $registered ? "weixin.ini matches\n" : "weixin.ini:\n" . print_r($inFile, true);
 echo describe_class('class_weixin'), "\n";
 ?>
 --EXPECT--
 classes match
 INI entries match
 11 INI entries
+weixin.ini matches
 class class_weixin extends -
   property public $appid = NULL
   property public $appsecret = NULL

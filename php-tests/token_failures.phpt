@@ -34,7 +34,7 @@ foreach ($cases as $label => $behaviour) {
 }
 
 // The stand-in's own validation: bad AppID, bad AppSecret.
-attempt('bad appid', 'wx_not_an_appid');
+attempt('bad appid', 'wx_not_an_appid_' . bin2hex(random_bytes(3)));
 $appid = test_appid('fail');
 reset_account($appid);
 attempt('bad secret', $appid, 'short');
@@ -46,11 +46,11 @@ attempt('connection refused', test_appid('fail'));
 --EXPECTF--
 errcode reply: code 40164, WeChat refused the token request: errcode 40164, errmsg "invalid ip 1.2.3.4, not in whitelist%A" (add this server's IP to the account's IP whitelist)
   cached: false
-HTTP 502: code 0, WeChat token request failed: HTTP status 502 (body: '<html>bad gateway</html>')
+HTTP 502: code 0, WeChat token request failed: HTTP status 502 (body: '<html>bad gateway</html>') (check weixin.api_base_url and this server's network)
   cached: false
-not JSON: code 0, WeChat token request failed: the reply is not JSON (body: 'not json')
+not JSON: code 0, WeChat token request failed: the reply is not JSON (body: 'not json') (check weixin.api_base_url and this server's network)
   cached: false
-no access_token: code 0, WeChat token request failed: the reply has no usable access_token (body: '{"expires_in":7200}')
+no access_token: code 0, WeChat token request failed: the reply has no usable access_token (body: '{"expires_in":7200}') (check weixin.api_base_url and this server's network)
   cached: false
 timeout: code 0, request to http://127.0.0.1:%d/cgi-bin/token failed: %s(timed out after 1s; see weixin.timeout)
   cached: false
@@ -58,5 +58,5 @@ bad appid: code 40013, WeChat refused the token request: errcode 40013, errmsg "
   cached: false
 bad secret: code 40125, WeChat refused the token request: errcode 40125, errmsg "invalid appsecret%A" (check the AppSecret)
   cached: false
-connection refused: code 0, request to http://127.0.0.1:1/cgi-bin/token failed: %s
+connection refused: code 0, request to http://127.0.0.1:1/cgi-bin/token failed: %s (check weixin.api_base_url and this server's network)
   cached: false

@@ -99,9 +99,10 @@ impl Memcached<'_> {
         let pid = std::process::id();
         let mut guard = CONNECTIONS.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_some_and(|c| c.pid != pid) {
-            // Inherited across fork(): those sockets are the parent's. Closing
-            // our copies would not disturb it, but forgetting is enough.
-            std::mem::forget(guard.take());
+            // Inherited across fork(): those sockets are shared with the
+            // parent. Closing this process's copies leaves the parent's
+            // connections open; using them would mix the two's replies.
+            *guard = None;
         }
         let connections = guard.get_or_insert_with(|| ProcessConnections {
             pid,

@@ -67,6 +67,11 @@ struct ProcessClient {
 
 static CLIENT: Mutex<Option<ProcessClient>> = Mutex::new(None);
 
+/// Clients inherited across fork(): never used or dropped in this process
+/// (dropping one waits for a runtime thread that did not come along), only
+/// kept so that their memory stays accounted for.
+static INHERITED: Mutex<Vec<Client>> = Mutex::new(Vec::new());
+
 const USER_AGENT: &str = concat!("weixin-php/", env!("CARGO_PKG_VERSION"));
 
 /// Sends one request. The error text never contains the URL's query, which
@@ -107,9 +112,7 @@ fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
     }
     if let Some(stale) = slot.take() {
         if stale.pid != pid {
-            // Inherited across fork(): its runtime thread is gone, and
-            // dropping it would wait for that thread forever.
-            std::mem::forget(stale);
+            INHERITED.lock().unwrap_or_else(|p| p.into_inner()).push(stale.client);
         }
     }
     let client = build_client(options)?;

@@ -23,8 +23,9 @@
 //!   fetched meanwhile is written back if it is newer than what is there.
 //!
 //! memcached holds, per key: the plain token under the key itself (what
-//! legacy PHP code reads and writes), the token with its refresh and expiry
-//! times under `key:meta`, and the lock under `key:lock`. A token found only
+//! legacy PHP code reads and writes), the token with its times under
+//! `key:meta` (`v1 fetched_at refresh_at expires_at dies_at token`), and the
+//! lock under `key:lock`. A token found only
 //! under the plain key (written by legacy code) carries no refresh
 //! information and is used as it is until memcached drops it.
 //!
@@ -109,8 +110,10 @@ pub struct Entry {
     pub fetched_at: f64,
     /// From here on, one process should replace it.
     pub refresh_at: f64,
-    /// Served until here; memcached drops it then.
+    /// Served until here.
     pub expires_at: f64,
+    /// When WeChat's own lifetime (`expires_in`) ends.
+    pub dies_at: f64,
     /// Found only under the plain key: no refresh information.
     pub legacy: bool,
 }
@@ -124,6 +127,7 @@ impl Entry {
             fetched_at: now,
             refresh_at: now + refresh_after as f64,
             expires_at: now + serve_ttl(lifetime, refresh_after) as f64,
+            dies_at: now + lifetime as f64,
             legacy: false,
         }
     }
@@ -134,14 +138,15 @@ impl Entry {
             fetched_at: 0.0,
             refresh_at: f64::INFINITY,
             expires_at: f64::INFINITY,
+            dies_at: f64::INFINITY,
             legacy: true,
         }
     }
 
     fn encode(&self) -> String {
         format!(
-            "v1 {:.3} {:.3} {:.3} {}",
-            self.fetched_at, self.refresh_at, self.expires_at, self.token
+            "v1 {:.3} {:.3} {:.3} {:.3} {}",
+            self.fetched_at, self.refresh_at, self.expires_at, self.dies_at, self.token
         )
     }
 
@@ -151,7 +156,7 @@ impl Entry {
             return None;
         }
         let mut time = || parts.next()?.parse::<f64>().ok().filter(|t| t.is_finite());
-        let (fetched_at, refresh_at, expires_at) = (time()?, time()?, time()?);
+        let (fetched_at, refresh_at, expires_at, dies_at) = (time()?, time()?, time()?, time()?);
         let token = crate::cache::as_token(parts.next()?.as_bytes().to_vec(), 0)?;
         if parts.next().is_some() {
             return None;
@@ -161,13 +166,17 @@ impl Entry {
             fetched_at,
             refresh_at,
             expires_at,
+            dies_at,
             legacy: false,
         })
     }
 
-    /// Seconds memcached should keep it.
+    /// Seconds memcached should keep it: a second past the time it is served
+    /// until (memcached's clock ticks in whole seconds and may drop a key up
+    /// to a second early), never past WeChat's own expiry.
     fn memcached_ttl(&self, now: f64) -> u32 {
-        ((self.expires_at - now).ceil().max(1.0) as u64).min(MAX_RELATIVE_TTL) as u32
+        let kept = ((self.expires_at - now).ceil() + 1.0).min((self.dies_at - now).floor());
+        (kept.max(1.0) as u64).min(MAX_RELATIVE_TTL) as u32
     }
 }
 
@@ -789,7 +798,7 @@ mod tests {
             if key == "k:meta" {
                 polls.set(polls.get() + 1);
                 if polls.get() == 3 {
-                    values.insert("k:meta".into(), ("v1 1000000 1006900 1007140 OTHER".into(), f64::INFINITY));
+                    values.insert("k:meta".into(), ("v1 1000000 1006900 1007140 1007200 OTHER".into(), f64::INFINITY));
                 }
             }
         }));
@@ -948,7 +957,7 @@ mod tests {
     fn meta_records_round_trip_and_reject_garbage() {
         let entry = Entry::fresh(FetchedToken { token: "ABC".into(), expires_in: 7200 }, 100.0, 300);
         assert_eq!(Entry::decode(&entry.encode()), Some(entry));
-        for bad in ["", "v1", "v2 1 2 3 T", "v1 a 2 3 T", "v1 1 2 3", "v1 1 2 3 A B"] {
+        for bad in ["", "v1", "v2 1 2 3 4 T", "v1 a 2 3 4 T", "v1 1 2 3 4", "v1 1 2 3 4 A B", "v1 1 2 3 T"] {
             assert_eq!(Entry::decode(bad), None, "{bad:?}");
         }
     }

@@ -88,6 +88,15 @@ pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, Weixi
     })
 }
 
+/// Our own failures of the token request say where to look, unless they
+/// already name a setting (timeout, CA file).
+fn with_hint(mut error: WeixinError) -> WeixinError {
+    if error.code == 0 && !error.message.contains("weixin.") {
+        error.message.push_str(" (check weixin.api_base_url and this server's network)");
+    }
+    error
+}
+
 /// What to check for the errcodes met on this path.
 fn hint(errcode: i64) -> &'static str {
     match errcode {
@@ -137,7 +146,7 @@ impl Upstream for WeChatApi<'_> {
         };
         reply
             .and_then(|reply| parse_token_reply(reply.status, &reply.body))
-            .map_err(|e| e.redact(secret.expose()))
+            .map_err(|e| with_hint(e).redact(secret.expose()))
     }
 }
 

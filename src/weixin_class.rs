@@ -91,11 +91,12 @@ fn plain_property(name: &str) -> ClassProperty {
 /// Removes the declared types of a method's parameters, as in the userland
 /// original (the builder can only declare `mixed`).
 fn untype_parameters(class: &mut ClassEntry, method: &str) {
-    /// `_ZEND_TYPE_MASK` and `ZEND_ACC_HAS_TYPE_HINTS` of PHP 8.2.
+    /// `_ZEND_TYPE_MASK` of PHP 8.2: the type bits of a `zend_type`.
     const TYPE_BITS: u32 = (1 << 25) - 1;
-    const HAS_TYPE_HINTS: u32 = 1 << 8;
     // SAFETY: MINIT, the method was just registered into the class's own
-    // table; its argument table is ours (parked for the life of the process).
+    // table. Its `arg_info` is the engine's own copy of the table (made
+    // because the method had types); the engine frees that copy at shutdown
+    // because the method keeps its "has type hints" flag, which is left set.
     unsafe {
         let function = ext_php_rs::ffi::zend_hash_str_find_ptr_lc(
             &raw const class.function_table,
@@ -108,7 +109,6 @@ fn untype_parameters(class: &mut ClassEntry, method: &str) {
         for i in 0..common.num_args as usize {
             (*common.arg_info.add(i)).type_.type_mask &= !TYPE_BITS;
         }
-        common.fn_flags &= !HAS_TYPE_HINTS;
     }
 }
 
