@@ -164,38 +164,36 @@ fn build_form(fields: Vec<FormField>) -> Result<multipart::Form, WeixinError> {
                 value,
                 filename,
                 mime,
-            } => {
-                let mut part = multipart::Part::bytes(value);
-                if let Some(filename) = filename {
-                    part = part.file_name(filename);
-                }
-                let mime = mime.unwrap_or_else(|| "application/octet-stream".to_string());
-                part = part
-                    .mime_str(&mime)
-                    .map_err(|_| WeixinError::local(format!("'{mime}' is not a valid MIME type")))?;
-                form.part(name, part)
-            }
+            } => form.part(name, named_part(multipart::Part::bytes(value), filename, mime)?),
             FormField::File {
                 name,
                 path,
                 filename,
                 mime,
             } => {
-                let mut part = multipart::Part::file(&path).map_err(|e| {
+                let part = multipart::Part::file(&path).map_err(|e| {
                     WeixinError::local(format!("cannot read the upload file '{path}': {e}"))
                 })?;
-                if let Some(filename) = filename {
-                    part = part.file_name(filename);
-                }
-                let mime = mime.unwrap_or_else(|| "application/octet-stream".to_string());
-                part = part.mime_str(&mime).map_err(|_| {
-                    WeixinError::local(format!("'{mime}' is not a valid MIME type for '{path}'"))
-                })?;
-                form.part(name, part)
+                form.part(name, named_part(part, filename, mime)?)
             }
         };
     }
     Ok(form)
+}
+
+/// An upload part with its file name and MIME type (curl's default type
+/// when none is given).
+fn named_part(
+    mut part: multipart::Part,
+    filename: Option<String>,
+    mime: Option<String>,
+) -> Result<multipart::Part, WeixinError> {
+    if let Some(filename) = filename {
+        part = part.file_name(filename);
+    }
+    let mime = mime.unwrap_or_else(|| "application/octet-stream".to_string());
+    part.mime_str(&mime)
+        .map_err(|_| WeixinError::local(format!("'{mime}' is not a valid MIME type")))
 }
 
 /// The URL as it may be shown: scheme, host and path, never the query.
