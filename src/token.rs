@@ -438,7 +438,8 @@ impl TokenService<'_> {
         }
         if self.clock.now() > give_up {
             return Err(WeixinError::local(format!(
-                "gave up after {:.0}s waiting for another process's token request (memcached key {})",
+                "gave up after {:.0}s waiting for another process's token request (memcached key {}; \
+                 that process may be stuck: see weixin.timeout)",
                 self.policy.wait_limit.as_secs_f64(),
                 self.keys.lock
             )));

@@ -1,0 +1,61 @@
+--TEST--
+Diagnostics: configuration, memcached and WeChat failures say what failed and what to check
+--INI--
+weixin.cache_key=diag_{appid}
+weixin.local_cache_ttl=0
+--FILE--
+<?php
+require __DIR__ . '/helpers.inc';
+$appid = test_appid('diag');
+reset_account($appid);
+
+function explain(array $ini): void
+{
+    global $appid;
+    $saved = [];
+    foreach ($ini as $name => $value) { $saved[$name] = ini_get($name); ini_set($name, $value); }
+    set_error_handler(function ($no, $message) { echo "  warning: ", preg_replace('/:\d{2,5}\b/', ':PORT', $message), "\n"; return true; });
+    try {
+        new class_weixin($appid, TEST_SECRET);
+        echo "  no exception\n";
+    } catch (WeixinException $e) {
+        echo "  exception: ", preg_replace('/:\d{2,5}\b/', ':PORT', $e->getMessage()), "\n";
+    }
+    restore_error_handler();
+    foreach ($saved as $name => $value) ini_set($name, $value);
+}
+
+echo "a timeout that is not a number:\n";
+explain(['weixin.timeout' => 'five']);
+echo "a server list with a typo:\n";
+explain(['weixin.memcache_servers' => 'cache1 11211']);
+echo "an API base that is not a URL:\n";
+explain(['weixin.api_base_url' => 'api.weixin.qq.com']);
+echo "a key too long for memcached:\n";
+explain(['weixin.cache_key' => str_repeat('k', 240)]);
+echo "a memcached that does not speak the meta protocol (before 1.6):\n";
+// A fake server that answers every command with ERROR, as memcached 1.4 does to "mg".
+$old = proc_open([PHP_BINARY, '-n', '-r', '$s = stream_socket_server("tcp://127.0.0.1:0"); echo stream_socket_get_name($s, false), "\n";
+    while ($c = stream_socket_accept($s, 30)) { while (($l = fgets($c)) !== false) fwrite($c, "ERROR\r\n"); }'],
+    [1 => ['pipe', 'w']], $pipes);
+$address = trim(fgets($pipes[1]));
+explain(['weixin.memcache_servers' => $address]);
+proc_terminate($old);
+echo "WeChat unreachable:\n";
+reset_account($appid = test_appid('diag'));
+explain(['weixin.api_base_url' => 'http://127.0.0.1:1']);
+?>
+--EXPECTF--
+a timeout that is not a number:
+  exception: weixin.timeout must be a number of seconds between 0 and 3600, got 'five'
+a server list with a typo:
+  exception: weixin.memcache_servers: 'cache1 11211' is not host:port
+an API base that is not a URL:
+  exception: weixin.api_base_url must start with https:// (or http:// for a local stand-in), got 'api.weixin.qq.com'
+a key too long for memcached:
+  exception: the memcached key is 240 bytes after escaping, over the 238 allowed: shorten weixin.cache_key
+a memcached that does not speak the meta protocol (before 1.6):
+  warning: class_weixin::__construct(): memcached at 127.0.0.1:PORT failed: %s (memcached 1.6 or newer is needed: the extension speaks its meta protocol)
+  no exception
+WeChat unreachable:
+  exception: request to http://127.0.0.1:1/cgi-bin/token failed: %s (check weixin.api_base_url and this server's network)
