@@ -44,6 +44,18 @@ $w = new class_weixin($appid, TEST_SECRET);
 $check = new Memcache();
 @$check->connect('127.0.0.1', $port);
 echo "after restart: served ", token_is_current($w->access_token) ? 'a current token' : 'a dead token', ", memcached holds it: ", $check->get("restart_$appid") === $w->access_token ? 'yes' : 'no', "\n";
+
+// A quick restart between two lookups: the kept connection is dead, a fresh
+// one is made at once, with no warning and no detour around memcached.
+stop_memcached($memcached);
+[$memcached] = start_memcached($port);
+$warnings = [];
+$w = new class_weixin($appid, TEST_SECRET);
+restore_error_handler();
+$fresh = new Memcache();
+@$fresh->connect('127.0.0.1', $port);
+echo "after a quick restart: warnings ", count($warnings), ", token current: ", token_is_current($w->access_token) ? 'yes' : 'no',
+    ", shared again: ", $fresh->get("restart_$appid") === $w->access_token ? 'yes' : 'no', "\n";
 stop_memcached($memcached);
 ?>
 --EXPECTF--
@@ -55,3 +67,4 @@ other process: token, warnings: 1
 other process: token, warnings: 1
 upstream calls so far: 4
 after restart: served a current token, memcached holds it: yes
+after a quick restart: warnings 0, token current: yes, shared again: yes

@@ -11,7 +11,6 @@
 //! that fails is skipped for a moment, so a dead or blackholed memcached
 //! costs one short timeout now and then, not one per lookup.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
@@ -123,13 +122,21 @@ impl Memcached<'_> {
                 )));
             }
         }
-        let outcome = match connections.connections.entry(server.clone()) {
-            Entry::Occupied(mut open) => open.get_mut().execute(command),
-            Entry::Vacant(slot) => match connect(server, self.timeout) {
-                Ok(connection) => slot.insert(connection).execute(command),
-                Err(error) => Err(error),
-            },
+        let mut outcome = match connections.connections.get_mut(server) {
+            Some(open) => open.execute(command),
+            None => Err(memcache::exp::Error::Io(std::io::ErrorKind::NotConnected.into())),
         };
+        // A kept connection may have died since (memcached restarted, an idle
+        // timeout): one fresh connection is tried before the server counts as
+        // down. Not after a timeout, which would only double the wait.
+        if outcome.as_ref().is_err_and(|error| !is_timeout(error)) {
+            connections.connections.remove(server);
+            outcome = connect(server, self.timeout).and_then(|mut connection| {
+                let response = connection.execute(command);
+                connections.connections.insert(server.clone(), connection);
+                response
+            });
+        }
         match outcome {
             Ok(response) => {
                 connections.down_until.remove(server);
@@ -222,6 +229,16 @@ fn connect(server: &ServerAddr, timeout: Duration) -> Result<MetaConnection, mem
         }
     }
     Err(memcache::exp::Error::Io(last_error))
+}
+
+fn is_timeout(error: &memcache::exp::Error) -> bool {
+    use memcache::exp::Error;
+    match error {
+        Error::Timeout { .. } => true,
+        Error::Ambiguous { source, .. } => is_timeout(source),
+        Error::Io(io) => matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock),
+        _ => false,
+    }
 }
 
 fn describe(server: &ServerAddr, error: &memcache::exp::Error) -> WeixinError {
