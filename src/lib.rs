@@ -4,7 +4,9 @@
 //! Module layout: `config` (settings, pure) and `ini` (their PHP glue),
 //! `cache` + `ring` (memcached), `http` (reqwest), `wechat` (the token
 //! endpoints), `token` (many processes, one token), `stats` (counters),
-//! `weixin_class` and `exception` (the PHP classes), `info` (`php --ri`).
+//! `service` (an account's token service, wired), `weixin_class` and
+//! `exception` (the PHP classes), `props` (their properties), `info`
+//! (`php --ri`).
 
 pub mod cache;
 pub mod config;
@@ -15,6 +17,7 @@ mod info;
 mod ini;
 mod props;
 pub mod ring;
+mod service;
 pub mod stats;
 pub mod token;
 pub mod wechat;

@@ -371,6 +371,9 @@ impl TokenService<'_> {
             }
             match self.try_lock() {
                 Ok(Lock::Acquired(id)) => {
+                    if let Some(entry) = self.published_meanwhile(&id, |e| e.token != bad) {
+                        return Ok(entry.token);
+                    }
                     return self.fetch_and_publish(&id, Some(bad)).map(|e| e.token).map_err(|error| {
                         self.record_failure(&error, COLD_FAILURE_BACKOFF);
                         error
@@ -390,6 +393,9 @@ impl TokenService<'_> {
         let Ok(Lock::Acquired(id)) = self.try_lock() else {
             return current.token;
         };
+        if let Some(entry) = self.published_meanwhile(&id, |e| e.token != current.token) {
+            return entry.token;
+        }
         match self.fetch_and_publish(&id, None) {
             Ok(entry) => entry.token,
             Err(error) => {
@@ -407,6 +413,9 @@ impl TokenService<'_> {
         loop {
             match self.try_lock() {
                 Ok(Lock::Acquired(id)) => {
+                    if let Some(entry) = self.published_meanwhile(&id, |_| true) {
+                        return Ok(entry.token);
+                    }
                     return self.fetch_and_publish(&id, None).map(|e| e.token).map_err(|error| {
                         self.record_failure(&error, COLD_FAILURE_BACKOFF);
                         error
@@ -482,6 +491,23 @@ impl TokenService<'_> {
             self.local.put(self.local_key, local.entry.clone(), now, false);
         }
         Some(local.entry)
+    }
+
+    /// Just after winning the lock: a token that another process published
+    /// between this process's look and its lock, if `wanted` accepts it. The
+    /// lock is given back then; fetching again would only invalidate it.
+    fn published_meanwhile(&self, lock: &str, wanted: impl Fn(&Entry) -> bool) -> Option<Entry> {
+        let now = self.clock.now();
+        let entry = self
+            .read_shared()
+            .ok()
+            .flatten()
+            .filter(|e| now < e.expires_at && wanted(e))?;
+        let _ = self.store.delete_if(&self.keys.lock, lock);
+        if !entry.legacy {
+            self.local.put(self.local_key, entry.clone(), now, false);
+        }
+        Some(entry)
     }
 
     fn try_lock(&self) -> Result<Lock, WeixinError> {
@@ -805,6 +831,35 @@ mod tests {
         }));
         assert_eq!(svc.token().unwrap(), "OTHER");
         assert_eq!(world.upstream.calls.get(), 0);
+    }
+
+    #[test]
+    fn a_token_published_between_the_look_and_the_lock_is_taken_not_fetched_again() {
+        setup!(world, store, svc);
+        // Another process publishes just as this one asks for the lock.
+        *store.on_get.borrow_mut() = Some(Box::new(|key, values| {
+            if key == "k:lock" && !values.contains_key("k:meta") {
+                values.insert("k:meta".into(), ("v1 1000000 1006900 1007140 1007200 OTHER".into(), f64::INFINITY));
+            }
+        }));
+        assert_eq!(svc.token().unwrap(), "OTHER");
+        assert_eq!(world.upstream.calls.get(), 0);
+        assert_eq!(store.value("k:lock"), None, "the lock was given back");
+    }
+
+    #[test]
+    fn a_due_token_replaced_between_the_look_and_the_lock_is_not_replaced_twice() {
+        setup!(world, store, svc);
+        svc.token().unwrap();
+        world.clock.advance(6900.0);
+        let replaced = "v1 1006900 1013800 1014040 1014100 T9";
+        *store.on_get.borrow_mut() = Some(Box::new(move |key, values| {
+            if key == "k:lock" {
+                values.insert("k:meta".into(), (replaced.into(), f64::INFINITY));
+            }
+        }));
+        assert_eq!(svc.token().unwrap(), "T9");
+        assert_eq!(world.upstream.calls.get(), 1);
     }
 
     #[test]

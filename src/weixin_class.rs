@@ -7,30 +7,21 @@
 //! those properties through the engine's handlers, like PHP code would.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ext_php_rs::args::Arg;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
-use ext_php_rs::flags::ErrorType;
-use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
+use ext_php_rs::flags::{DataType, ErrorType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData};
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use once_cell::sync::Lazy;
-
-use crate::cache::{make_key, Memcached};
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::http::{self, Body, FormField};
 use crate::props::{self, Prop};
-use crate::token::{Keys, LocalCache, Policy, SystemClock, TokenService};
-use crate::wechat::WeChatApi;
+use crate::token::TokenService;
 use crate::zend_ffi::{self, zend_add_attribute, zend_get_constant_str, zend_proptable_to_symtable};
-use crate::{exception, ini};
+use crate::{exception, ini, service};
 
 pub const CLASS_NAME: &str = "class_weixin";
 
@@ -208,91 +199,24 @@ fn credentials(
     Ok((appid, secret))
 }
 
-/// Process-wide state of the token rules: tokens this process holds.
-static LOCAL_TOKENS: Lazy<LocalCache> = Lazy::new(LocalCache::new);
-
 /// Whether this request has raised its one memcached warning (reset in RINIT).
 pub static WARNED_THIS_REQUEST: AtomicBool = AtomicBool::new(false);
 
-/// What one account's lookups need, derived from the settings once.
-struct Account {
-    keys: Keys,
-    /// The key in the process-local cache: memcached pool and key.
-    local_key: String,
-    policy: Policy,
-}
-
-thread_local! {
-    /// Accounts by AppID, for one parse of the settings.
-    static ACCOUNTS: RefCell<(u64, HashMap<String, Rc<Account>>)> = RefCell::new((u64::MAX, HashMap::new()));
-}
-
-fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError> {
-    let generation = ini::generation();
-    if let Some(found) = ACCOUNTS.with_borrow(|(g, accounts)| {
-        (*g == generation).then(|| accounts.get(appid).cloned()).flatten()
-    }) {
-        return Ok(found);
-    }
-    let keys = Keys::new(&make_key(&settings.cache_key, appid)?, settings.use_stable_token);
-    let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
-    let account = Rc::new(Account {
-        local_key: format!("{}|{}", servers.join(","), keys.token),
-        keys,
-        policy: Policy::new(
-            settings.refresh_margin,
-            settings.local_cache_ttl,
-            settings.http.timeout,
-            settings.use_stable_token,
-        ),
-    });
-    ACCOUNTS.with_borrow_mut(|(g, accounts)| {
-        if *g != generation {
-            *g = generation;
-            accounts.clear();
-        }
-        accounts.insert(appid.to_string(), Rc::clone(&account));
-    });
-    Ok(account)
-}
-
-/// Runs `job` with the token rules wired to memcached, WeChat and this
-/// process's cache, for one account. Errors come back with the secret masked.
+/// Runs `job` on this account's token service, raising memcached trouble as
+/// one E_WARNING per request at most: a dead memcached must not flood the
+/// logs, and the secret never appears in it.
 fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
     secret: &Secret,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    let account = account(settings, appid)?;
-    let store = Memcached {
-        servers: &settings.memcache_servers,
-        timeout: settings.memcache_timeout,
-    };
-    let api = WeChatApi {
-        base_url: &settings.api_base_url,
-        http: &settings.http,
-        stable: settings.use_stable_token,
-    };
     let warn = |error: &WeixinError| {
-        // One warning per request: a dead memcached must not flood the logs.
         if !WARNED_THIS_REQUEST.swap(true, Ordering::Relaxed) {
             warning(&error.clone().redact(secret.expose()).message);
         }
     };
-    let service = TokenService {
-        store: &store,
-        upstream: &api,
-        clock: &SystemClock,
-        local: &LOCAL_TOKENS,
-        local_key: &account.local_key,
-        keys: &account.keys,
-        appid,
-        secret,
-        policy: &account.policy,
-        warn: &warn,
-    };
-    job(&service).map_err(|e| e.redact(secret.expose()))
+    service::with_token_service(settings, appid, secret, &warn, job)
 }
 
 /// `public function refresh_access_token(): string`: after WeChat refused
