@@ -35,12 +35,15 @@ echo "a key too long for memcached:\n";
 explain(['weixin.cache_key' => str_repeat('k', 240)]);
 echo "a memcached that does not speak the meta protocol (before 1.6):\n";
 // A fake server that answers every command with ERROR, as memcached 1.4 does to "mg".
+// It ends by itself once the extension has given up on its connection, so
+// that it exits cleanly.
 $old = proc_open([PHP_BINARY, '-n', '-r', '$s = stream_socket_server("tcp://127.0.0.1:0"); echo stream_socket_get_name($s, false), "\n";
-    while ($c = stream_socket_accept($s, 30)) { while (($l = fgets($c)) !== false) fwrite($c, "ERROR\r\n"); }'],
+    if ($c = stream_socket_accept($s, 30)) { while (($l = fgets($c)) !== false) fwrite($c, "ERROR\r\n"); }'],
     [1 => ['pipe', 'w']], $pipes);
 $address = trim(fgets($pipes[1]));
 explain(['weixin.memcache_servers' => $address]);
-proc_terminate($old);
+for ($i = 0; $i < 100 && proc_get_status($old)['running']; $i++) usleep(50000);
+proc_close($old);
 echo "WeChat unreachable:\n";
 reset_account($appid = test_appid('diag'));
 explain(['weixin.api_base_url' => 'http://127.0.0.1:1']);
