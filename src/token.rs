@@ -333,10 +333,7 @@ impl TokenService<'_> {
                 match found {
                     Some(entry) if entry.legacy || now < entry.refresh_at => {
                         stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
-                        if !entry.legacy {
-                            self.local.put(self.local_key, entry.clone(), now, false);
-                        }
-                        Ok(entry.token)
+                        Ok(self.adopt(entry, now))
                     }
                     Some(entry) if now < entry.expires_at => {
                         stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
@@ -361,23 +358,14 @@ impl TokenService<'_> {
             let now = self.clock.now();
             match self.read_shared() {
                 Ok(Some(entry)) if entry.token != bad && now < entry.expires_at => {
-                    if !entry.legacy {
-                        self.local.put(self.local_key, entry.clone(), now, false);
-                    }
-                    return Ok(entry.token);
+                    return Ok(self.adopt(entry, now));
                 }
                 Ok(_) => {}
                 Err(error) => return self.refresh_without_memcached(error, bad),
             }
             match self.try_lock() {
                 Ok(Lock::Acquired(id)) => {
-                    if let Some(entry) = self.published_meanwhile(&id, |e| e.token != bad) {
-                        return Ok(entry.token);
-                    }
-                    return self.fetch_and_publish(&id, Some(bad)).map(|e| e.token).map_err(|error| {
-                        self.record_failure(&error, COLD_FAILURE_BACKOFF);
-                        error
-                    });
+                    return self.as_winner(&id, Some(bad));
                 }
                 Ok(Lock::Failed(error)) => return Err(error),
                 Ok(Lock::Held) => {}
@@ -393,8 +381,8 @@ impl TokenService<'_> {
         let Ok(Lock::Acquired(id)) = self.try_lock() else {
             return current.token;
         };
-        if let Some(entry) = self.published_meanwhile(&id, |e| e.token != current.token) {
-            return entry.token;
+        if let Some(token) = self.published_meanwhile(&id, |e| e.token != current.token) {
+            return token;
         }
         match self.fetch_and_publish(&id, None) {
             Ok(entry) => entry.token,
@@ -413,13 +401,7 @@ impl TokenService<'_> {
         loop {
             match self.try_lock() {
                 Ok(Lock::Acquired(id)) => {
-                    if let Some(entry) = self.published_meanwhile(&id, |_| true) {
-                        return Ok(entry.token);
-                    }
-                    return self.fetch_and_publish(&id, None).map(|e| e.token).map_err(|error| {
-                        self.record_failure(&error, COLD_FAILURE_BACKOFF);
-                        error
-                    });
+                    return self.as_winner(&id, None);
                 }
                 Ok(Lock::Failed(error)) => return Err(error),
                 Ok(Lock::Held) => {}
@@ -428,12 +410,7 @@ impl TokenService<'_> {
             self.pause_for_winner(&mut pause, &mut waited, give_up)?;
             let now = self.clock.now();
             match self.read_shared() {
-                Ok(Some(entry)) if now < entry.expires_at => {
-                    if !entry.legacy {
-                        self.local.put(self.local_key, entry.clone(), now, false);
-                    }
-                    return Ok(entry.token);
-                }
+                Ok(Some(entry)) if now < entry.expires_at => return Ok(self.adopt(entry, now)),
                 Ok(_) => {}
                 Err(error) => return self.without_memcached(error, now),
             }
@@ -493,10 +470,32 @@ impl TokenService<'_> {
         Some(local.entry)
     }
 
+    /// Takes a shared token as this process's: kept in the local cache
+    /// unless it carries no refresh information (legacy).
+    fn adopt(&self, entry: Entry, now: f64) -> String {
+        if !entry.legacy {
+            self.local.put(self.local_key, entry.clone(), now, false);
+        }
+        entry.token
+    }
+
+    /// The lock's winner when no usable token exists (cold start, or a
+    /// reported bad token): fetches and shares one; a failure is left in
+    /// the lock for the others for a short back-off.
+    fn as_winner(&self, lock: &str, replacing: Option<&str>) -> Result<String, WeixinError> {
+        if let Some(token) = self.published_meanwhile(lock, |e| Some(e.token.as_str()) != replacing) {
+            return Ok(token);
+        }
+        self.fetch_and_publish(lock, replacing).map(|e| e.token).map_err(|error| {
+            self.record_failure(&error, COLD_FAILURE_BACKOFF);
+            error
+        })
+    }
+
     /// Just after winning the lock: a token that another process published
     /// between this process's look and its lock, if `wanted` accepts it. The
     /// lock is given back then; fetching again would only invalidate it.
-    fn published_meanwhile(&self, lock: &str, wanted: impl Fn(&Entry) -> bool) -> Option<Entry> {
+    fn published_meanwhile(&self, lock: &str, wanted: impl Fn(&Entry) -> bool) -> Option<String> {
         let now = self.clock.now();
         let entry = self
             .read_shared()
@@ -504,10 +503,7 @@ impl TokenService<'_> {
             .flatten()
             .filter(|e| now < e.expires_at && wanted(e))?;
         let _ = self.store.delete_if(&self.keys.lock, lock);
-        if !entry.legacy {
-            self.local.put(self.local_key, entry.clone(), now, false);
-        }
-        Some(entry)
+        Some(self.adopt(entry, now))
     }
 
     fn try_lock(&self) -> Result<Lock, WeixinError> {
