@@ -6,8 +6,9 @@
 //! no pool threads.
 //!
 //! Connections are per process and lazily made; a process that finds it was
-//! forked (its pid changed) forgets the inherited ones and connects anew, so
-//! parent and child never read each other's replies on one socket. A server
+//! forked (its pid changed) closes its copies of the inherited ones and
+//! connects anew, so parent and child never read each other's replies on one
+//! socket. A server
 //! that fails is skipped for a moment, so a dead or blackholed memcached
 //! costs one short timeout now and then, not one per lookup.
 
@@ -109,11 +110,10 @@ impl Memcached<'_> {
             connections: HashMap::new(),
             down_until: HashMap::new(),
         });
-        let index = connections
-            .rings
-            .entry(self.servers.to_vec())
-            .or_insert_with(|| Ring::new(self.servers))
-            .server_for(key);
+        if !connections.rings.contains_key(self.servers) {
+            connections.rings.insert(self.servers.to_vec(), Ring::new(self.servers));
+        }
+        let index = connections.rings[self.servers].server_for(key);
         let server = &self.servers[index];
         if let Some(until) = connections.down_until.get(server) {
             if Instant::now() < *until {
@@ -123,7 +123,10 @@ impl Memcached<'_> {
             }
         }
         let mut outcome = match connections.connections.get_mut(server) {
-            Some(open) => open.execute(command),
+            Some(open) => {
+                open.set_io_timeout(Some(self.timeout)); // weixin.memcache_timeout may have changed
+                open.execute(command)
+            }
             None => Err(memcache::exp::Error::Io(std::io::ErrorKind::NotConnected.into())),
         };
         // A kept connection may have died since (memcached restarted, an idle
