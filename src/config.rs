@@ -139,11 +139,7 @@ impl Settings {
             ini(name).unwrap_or_else(|| default_of(name).to_string())
         };
         let base = get("weixin.api_base_url").trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(WeixinError::config(format!(
-                "weixin.api_base_url must start with https:// (or http:// for a local stand-in), got '{base}'"
-            )));
-        }
+        check_api_base_url(&base)?;
         let ca_file = get("weixin.ca_file").trim().to_string();
         Ok(Settings {
             appid: get("weixin.appid").trim().to_string(),
@@ -170,6 +166,33 @@ impl Settings {
             use_stable_token: parse_switch("weixin.use_stable_token", &get("weixin.use_stable_token"))?,
         })
     }
+}
+
+/// The token URL carries the AppSecret: it goes over HTTPS, or over plain
+/// HTTP only to this machine (a local stand-in in tests and demos).
+fn check_api_base_url(base: &str) -> Result<(), WeixinError> {
+    if base.starts_with("https://") {
+        return Ok(());
+    }
+    if let Some(rest) = base.strip_prefix("http://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+        };
+        let loopback = host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            return Ok(());
+        }
+        return Err(WeixinError::config(format!(
+            "weixin.api_base_url must be https:// (plain http:// only to this machine, for a local stand-in): \
+             the token request carries the AppSecret; got '{base}'"
+        )));
+    }
+    Err(WeixinError::config(format!(
+        "weixin.api_base_url must start with https:// (or http:// for a local stand-in), got '{base}'"
+    )))
 }
 
 /// The registered default of an INI entry ("" for an unknown name).
@@ -324,6 +347,17 @@ mod tests {
         assert!(settings(&[("weixin.refresh_margin", "-1")]).is_err());
         let s = settings(&[("weixin.timeout", "0.5")]).unwrap();
         assert_eq!(s.http.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in ["https://api.weixin.qq.com", "http://127.0.0.1:8080", "http://localhost", "http://[::1]:9/x"] {
+            assert!(settings(&[("weixin.api_base_url", ok)]).is_ok(), "{ok}");
+        }
+        for bad in ["http://api.weixin.qq.com", "http://10.0.0.1:80", "http://127.0.0.1.evil.com", "http://[::2]"] {
+            let err = settings(&[("weixin.api_base_url", bad)]).unwrap_err();
+            assert!(err.message.contains("AppSecret"), "{bad}: {}", err.message);
+        }
     }
 
     #[test]
