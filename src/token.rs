@@ -520,16 +520,10 @@ impl TokenService<'_> {
         })
     }
 
-    /// Fetches a new token, shares it, releases the lock. With `replacing`,
-    /// a stable token that comes back unchanged is forced (the only place
-    /// that spends the daily force quota).
+    /// Fetches a new token (see `fetch_new`), shares it, releases the lock.
     fn fetch_and_publish(&self, lock: &str, replacing: Option<&str>) -> Result<Entry, WeixinError> {
-        let mut fetched = self.fetch(false)?;
-        if self.policy.stable && replacing == Some(fetched.token.as_str()) {
-            fetched = self.fetch(true)?;
-        }
+        let entry = self.fetch_new(replacing)?;
         let now = self.clock.now();
-        let entry = Entry::fresh(fetched, now, self.policy.refresh_margin);
         let shared = self.publish(&entry, now);
         let _ = self.store.delete_if(&self.keys.lock, lock);
         if let Err(error) = &shared {
@@ -537,6 +531,17 @@ impl TokenService<'_> {
         }
         self.local.put(self.local_key, entry.clone(), now, shared.is_err());
         Ok(entry)
+    }
+
+    /// A new token from WeChat. With `replacing`, a stable token that comes
+    /// back unchanged is forced (the only place that spends the daily force
+    /// quota).
+    fn fetch_new(&self, replacing: Option<&str>) -> Result<Entry, WeixinError> {
+        let mut fetched = self.fetch(false)?;
+        if self.policy.stable && replacing == Some(fetched.token.as_str()) {
+            fetched = self.fetch(true)?;
+        }
+        Ok(Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin))
     }
 
     fn fetch(&self, force: bool) -> Result<FetchedToken, WeixinError> {
@@ -572,9 +577,8 @@ impl TokenService<'_> {
                 return Ok(local.entry.token.clone());
             }
         }
-        match self.fetch(false) {
-            Ok(fetched) => {
-                let entry = Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin);
+        match self.fetch_new(None) {
+            Ok(entry) => {
                 self.local.put(self.local_key, entry.clone(), now, true);
                 Ok(entry.token)
             }
@@ -590,13 +594,8 @@ impl TokenService<'_> {
 
     fn refresh_without_memcached(&self, error: WeixinError, bad: &str) -> Result<String, WeixinError> {
         (self.warn)(&error);
-        let mut fetched = self.fetch(false)?;
-        if self.policy.stable && fetched.token == bad {
-            fetched = self.fetch(true)?;
-        }
-        let now = self.clock.now();
-        let entry = Entry::fresh(fetched, now, self.policy.refresh_margin);
-        self.local.put(self.local_key, entry.clone(), now, true);
+        let entry = self.fetch_new(Some(bad))?;
+        self.local.put(self.local_key, entry.clone(), self.clock.now(), true);
         Ok(entry.token)
     }
 }
