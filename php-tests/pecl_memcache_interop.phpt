@@ -28,6 +28,13 @@ $memcache->set("interop_$appid", '', 0, 7200);
 $w = new class_weixin($appid, TEST_SECRET);
 var_dump(token_is_current($w->access_token), $memcache->get("interop_$appid") === $w->access_token);
 
+// A serialized PHP value (PECL flags not 0) is not a token either.
+$appid = test_appid('serial');
+reset_account($appid);
+$memcache->set("interop_$appid", ['not', 'a', 'token'], 0, 7200);
+$w = new class_weixin($appid, TEST_SECRET);
+var_dump(token_is_current($w->access_token), $memcache->get("interop_$appid") === $w->access_token);
+
 // The legacy default key is shared as is: old and new servers find one token.
 ini_set('weixin.cache_key', 'access_token');
 $appid = test_appid('shared');
@@ -39,6 +46,8 @@ $memcache->delete('access_token');
 --EXPECT--
 string(19) "LEGACY_TOKEN_abc123"
 int(0)
+bool(true)
+bool(true)
 bool(true)
 bool(true)
 bool(true)

@@ -157,7 +157,7 @@ impl Entry {
         }
         let mut time = || parts.next()?.parse::<f64>().ok().filter(|t| t.is_finite());
         let (fetched_at, refresh_at, expires_at, dies_at) = (time()?, time()?, time()?, time()?);
-        let token = crate::cache::as_token(parts.next()?.as_bytes().to_vec(), 0)?;
+        let token = parts.next().filter(|t| crate::cache::is_token(t))?.to_string();
         if parts.next().is_some() {
             return None;
         }
@@ -443,7 +443,7 @@ impl TokenService<'_> {
         Ok(self
             .store
             .get(&self.keys.token)?
-            .and_then(|value| crate::cache::as_token(value.into_bytes(), 0))
+            .filter(|value| crate::cache::is_token(value))
             .map(Entry::legacy))
     }
 
