@@ -173,9 +173,9 @@ impl Entry {
 
     /// Seconds memcached should keep it: a second past the time it is served
     /// until (memcached's clock ticks in whole seconds and may drop a key up
-    /// to a second early), never past WeChat's own expiry.
+    /// to a second early), not into the next second after WeChat's own expiry.
     fn memcached_ttl(&self, now: f64) -> u32 {
-        let kept = ((self.expires_at - now).ceil() + 1.0).min((self.dies_at - now).floor());
+        let kept = ((self.expires_at - now).ceil() + 1.0).min((self.dies_at - now).ceil());
         (kept.max(1.0) as u64).min(MAX_RELATIVE_TTL) as u32
     }
 }
@@ -339,7 +339,9 @@ impl TokenService<'_> {
                         stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
                         Ok(self.refresh_ahead(entry, now))
                     }
-                    _ => self.cold_start(),
+                    // Nothing shared (evicted, memcached restarted): a token
+                    // this process still holds beats an error.
+                    _ => self.cold_start().or_else(|error| self.still_held(now).ok_or(error)),
                 }
             }
             Err(error) => self.without_memcached(error, now),
@@ -468,6 +470,11 @@ impl TokenService<'_> {
             self.local.put(self.local_key, local.entry.clone(), now, false);
         }
         Some(local.entry)
+    }
+
+    /// The token this process last had, if it is still served.
+    fn still_held(&self, now: f64) -> Option<String> {
+        self.local.get(self.local_key).filter(|l| now < l.entry.expires_at).map(|l| l.entry.token)
     }
 
     /// Takes a shared token as this process's: kept in the local cache
@@ -657,8 +664,10 @@ mod tests {
         fn check(&self) -> Result<(), WeixinError> {
             if self.down.get() { Err(WeixinError::local("memcached down")) } else { Ok(()) }
         }
+        /// Like memcached, whose clock ticks in whole seconds: a key may go
+        /// up to a second before its TTL.
         fn put(&self, key: &str, value: &str, ttl: u32) {
-            self.values.borrow_mut().insert(key.into(), (value.into(), self.clock.now() + f64::from(ttl)));
+            self.values.borrow_mut().insert(key.into(), (value.into(), self.clock.now().floor() + f64::from(ttl)));
         }
         fn value(&self, key: &str) -> Option<String> {
             let now = self.clock.now();
@@ -696,11 +705,15 @@ mod tests {
         }
     }
 
-    struct FakeClock(Cell<f64>);
+    /// Time that moves only when told, or by `step` at each reading (as
+    /// real time moves between the readings around a fetch).
+    struct FakeClock(Cell<f64>, Cell<f64>);
 
     impl Clock for FakeClock {
         fn now(&self) -> f64 {
-            self.0.get()
+            let now = self.0.get();
+            self.0.set(now + self.1.get());
+            now
         }
         fn sleep(&self, duration: Duration) {
             self.0.set(self.0.get() + duration.as_secs_f64());
@@ -752,7 +765,7 @@ mod tests {
 
     impl World {
         fn new() -> World {
-            World { clock: FakeClock(Cell::new(1_000_000.0)), upstream: Script::default(), local: LocalCache::new(), warnings: Cell::new(0) }
+            World { clock: FakeClock(Cell::new(1_000_000.0), Cell::new(0.0)), upstream: Script::default(), local: LocalCache::new(), warnings: Cell::new(0) }
         }
     }
 
@@ -914,6 +927,41 @@ mod tests {
         assert!((3..=30).contains(&retries), "{retries} retries in 240 s");
         // Past its expiry there is no token left: the failure surfaces.
         world.clock.advance(2.0);
+        world.local.clear();
+        assert!(svc.token().is_err());
+    }
+
+    #[test]
+    fn a_short_lived_token_stays_in_memcached_while_it_is_served() {
+        // expires_in 8, margin 3, no local cache; the fetch ends late in one
+        // of memcached's whole seconds, and time passes while it publishes.
+        setup!(world, store, svc);
+        let svc = TokenService { policy: Box::leak(Box::new(Policy::new(3, 0, Duration::from_secs(5), false))), ..svc };
+        world.upstream.expires_in.set(8);
+        world.clock.advance(0.9);
+        world.clock.1.set(0.001);
+        let first = svc.token().unwrap();
+        world.upstream.failing.set(true);
+        let meta = Entry::decode(&store.value("k:meta").unwrap()).unwrap();
+        while world.clock.now() < meta.expires_at - 0.01 {
+            let at = world.clock.now() - meta.fetched_at;
+            assert_eq!(svc.token().map_err(|e| format!("+{at:.2}s: {}", e.message)), Ok(first.clone()));
+            world.clock.advance(0.05);
+        }
+    }
+
+    #[test]
+    fn a_token_evicted_from_memcached_is_still_served_while_wechat_fails() {
+        setup!(world, store, svc);
+        assert_eq!(svc.token().unwrap(), "T1");
+        world.upstream.failing.set(true);
+        world.clock.advance(6950.0);
+        store.values.borrow_mut().clear();
+        // The one that tries and fails, and the ones told of its failure.
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(world.upstream.calls.get(), 2);
+        // A process that never had it has nothing to serve.
         world.local.clear();
         assert!(svc.token().is_err());
     }
