@@ -7,8 +7,10 @@ weixin.cache_key=inj_{appid}
 require __DIR__ . '/helpers.inc';
 $memcache = legacy_memcache();
 $memcache->delete('evil');
-
 $hostile = "wx x 0 0 4\r\nset evil 0 0 4\r\nPWND\r\nget y";
+$escaped = 'inj_' . preg_replace_callback('/[^\x21-\x7e]|%/', fn ($m) => sprintf('%%%02X', ord($m[0])), $hostile);
+forget_token($escaped);
+
 try {
     new class_weixin($hostile, TEST_SECRET);
 } catch (WeixinException $e) {
@@ -17,7 +19,6 @@ try {
 var_dump($memcache->get('evil'));
 
 // The escaped key is a real, distinct key: a token stored under it is found.
-$escaped = 'inj_' . preg_replace_callback('/[^\x21-\x7e]|%/', fn ($m) => sprintf('%%%02X', ord($m[0])), $hostile);
 $memcache->set($escaped, 'TOKEN_FOR_ESCAPED_KEY', 0, 60);
 var_dump((new class_weixin($hostile, TEST_SECRET))->access_token);
 var_dump($memcache->get('evil'));

@@ -1,5 +1,5 @@
 --TEST--
-PECL memcache interop both ways: a token cached by legacy code is used as is, and legacy code reads ours
+PECL memcache interop both ways: a token cached by legacy code is used as is (also over one of ours), deleting the key forces a new one, and legacy code reads ours
 --INI--
 weixin.cache_key=interop_{appid}
 --FILE--
@@ -19,6 +19,22 @@ $appid = test_appid('ext');
 reset_account($appid);
 $w = new class_weixin($appid, TEST_SECRET);
 var_dump($memcache->get("interop_$appid") === $w->access_token);
+
+// Mid-migration, a legacy server fetched a token of its own (invalidating
+// ours) and cached it: the extension serves the legacy server's token, not
+// the one its own record still describes. Deleting the key, as legacy
+// runbooks do to force a new token, forces one.
+ini_set('weixin.local_cache_ttl', '0');
+$appid = test_appid('replaced');
+reset_account($appid);
+$ours = (new class_weixin($appid, TEST_SECRET))->access_token;
+$theirs = standin('/cgi-bin/token', ['grant_type' => 'client_credential', 'appid' => $appid, 'secret' => TEST_SECRET])['access_token'];
+$memcache->set("interop_$appid", $theirs, 0, 7200);
+var_dump((new class_weixin($appid, TEST_SECRET))->access_token === $theirs, token_is_current($ours));
+$memcache->delete("interop_$appid");
+$new = (new class_weixin($appid, TEST_SECRET))->access_token;
+var_dump($new !== $theirs && token_is_current($new), $memcache->get("interop_$appid") === $new);
+ini_restore('weixin.local_cache_ttl');
 
 // The legacy class cached an empty token after a failed fetch: that is a miss,
 // and the extension replaces it with a good one.
@@ -46,6 +62,10 @@ $memcache->delete('access_token');
 --EXPECT--
 string(19) "LEGACY_TOKEN_abc123"
 int(0)
+bool(true)
+bool(true)
+bool(false)
+bool(true)
 bool(true)
 bool(true)
 bool(true)

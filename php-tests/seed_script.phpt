@@ -6,7 +6,7 @@ weixin.cache_key=access_token
 <?php
 require __DIR__ . '/helpers.inc';
 reset_account('wx1111111111111111');
-legacy_memcache()->delete('access_token');
+forget_token('access_token');
 
 // The seed's own script, verbatim but for its class, which the extension provides.
 define("APPID", "wx1111111111111111");

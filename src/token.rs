@@ -437,16 +437,25 @@ impl TokenService<'_> {
         Ok(())
     }
 
-    /// The shared token: its `:meta` record, else a legacy plain token.
+    /// The shared token. The plain key is what legacy code reads and
+    /// writes, so it says which token is current; `:meta` only adds what is
+    /// known of that token's life. A plain token that `:meta` does not
+    /// describe was written by legacy code and is used as it is; no plain
+    /// key means no token, even if `:meta` is left (deleting the key forces a
+    /// new token, as it did with the legacy class). A token this process
+    /// already knows needs no `:meta` read: one round trip, as for legacy code.
     fn read_shared(&self) -> Result<Option<Entry>, WeixinError> {
-        if let Some(entry) = self.store.get(&self.keys.meta)?.as_deref().and_then(Entry::decode) {
-            return Ok(Some(entry));
+        let Some(token) = self.store.get(&self.keys.token)?.filter(|v| crate::cache::is_token(v)) else {
+            return Ok(None);
+        };
+        if let Some(known) = self.local.get(self.local_key).filter(|l| l.entry.token == token) {
+            return Ok(Some(known.entry));
         }
-        Ok(self
-            .store
-            .get(&self.keys.token)?
-            .filter(|value| crate::cache::is_token(value))
-            .map(Entry::legacy))
+        let meta = self.store.get(&self.keys.meta)?.as_deref().and_then(Entry::decode);
+        Ok(Some(match meta {
+            Some(entry) if entry.token == token => entry,
+            _ => Entry::legacy(token),
+        }))
     }
 
     /// memcached answers again after this process fetched a token without
@@ -558,12 +567,13 @@ impl TokenService<'_> {
         })
     }
 
-    /// Writes the token for both kinds of readers: `:meta` for this
-    /// extension, the plain key for legacy code.
+    /// Writes the token for both kinds of readers: the plain key (legacy
+    /// code, and the one that says which token is current), then `:meta`.
+    /// A reader between the two sees the new token without its record.
     fn publish(&self, entry: &Entry, now: f64) -> Result<(), WeixinError> {
         let ttl = entry.memcached_ttl(now);
-        self.store.set(&self.keys.meta, &entry.encode(), ttl)?;
-        self.store.set(&self.keys.token, &entry.token, ttl)
+        self.store.set(&self.keys.token, &entry.token, ttl)?;
+        self.store.set(&self.keys.meta, &entry.encode(), ttl)
     }
 
     /// Leaves `error` in the lock for `seconds`: until then nobody calls
@@ -653,13 +663,14 @@ mod tests {
         clock: &'c FakeClock,
         values: RefCell<HashMap<String, (String, f64)>>,
         down: Cell<bool>,
+        gets: Cell<u32>,
         /// Called on each get: lets a test act as "another process".
         on_get: RefCell<Option<Box<dyn FnMut(&str, &mut HashMap<String, (String, f64)>)>>>,
     }
 
     impl<'c> MapStore<'c> {
         fn new(clock: &'c FakeClock) -> Self {
-            MapStore { clock, values: RefCell::default(), down: Cell::new(false), on_get: RefCell::new(None) }
+            MapStore { clock, values: RefCell::default(), down: Cell::new(false), gets: Cell::new(0), on_get: RefCell::new(None) }
         }
         fn check(&self) -> Result<(), WeixinError> {
             if self.down.get() { Err(WeixinError::local("memcached down")) } else { Ok(()) }
@@ -678,6 +689,7 @@ mod tests {
     impl SharedStore for MapStore<'_> {
         fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
             self.check()?;
+            self.gets.set(self.gets.get() + 1);
             if let Some(hook) = self.on_get.borrow_mut().as_mut() {
                 hook(key, &mut self.values.borrow_mut());
             }
@@ -823,6 +835,13 @@ mod tests {
         assert_eq!(world.warnings.get(), 1);
     }
 
+    /// What another process's `publish` leaves in memcached.
+    fn published_elsewhere(values: &mut HashMap<String, (String, f64)>, meta: &str) {
+        let token = meta.rsplit(' ').next().unwrap();
+        values.insert("k".into(), (token.into(), f64::INFINITY));
+        values.insert("k:meta".into(), (meta.into(), f64::INFINITY));
+    }
+
     #[test]
     fn a_waiter_takes_the_winners_token_instead_of_fetching() {
         setup!(world, store, svc);
@@ -830,10 +849,10 @@ mod tests {
         // The other process publishes on the third poll.
         let polls = Cell::new(0);
         *store.on_get.borrow_mut() = Some(Box::new(move |key, values| {
-            if key == "k:meta" {
+            if key == "k" {
                 polls.set(polls.get() + 1);
                 if polls.get() == 3 {
-                    values.insert("k:meta".into(), ("v1 1000000 1006900 1007140 1007200 OTHER".into(), f64::INFINITY));
+                    published_elsewhere(values, "v1 1000000 1006900 1007140 1007200 OTHER");
                 }
             }
         }));
@@ -847,7 +866,7 @@ mod tests {
         // Another process publishes just as this one asks for the lock.
         *store.on_get.borrow_mut() = Some(Box::new(|key, values| {
             if key == "k:lock" && !values.contains_key("k:meta") {
-                values.insert("k:meta".into(), ("v1 1000000 1006900 1007140 1007200 OTHER".into(), f64::INFINITY));
+                published_elsewhere(values, "v1 1000000 1006900 1007140 1007200 OTHER");
             }
         }));
         assert_eq!(svc.token().unwrap(), "OTHER");
@@ -863,7 +882,7 @@ mod tests {
         let replaced = "v1 1006900 1013800 1014040 1014100 T9";
         *store.on_get.borrow_mut() = Some(Box::new(move |key, values| {
             if key == "k:lock" {
-                values.insert("k:meta".into(), (replaced.into(), f64::INFINITY));
+                published_elsewhere(values, replaced);
             }
         }));
         assert_eq!(svc.token().unwrap(), "T9");
@@ -964,6 +983,28 @@ mod tests {
         // A process that never had it has nothing to serve.
         world.local.clear();
         assert!(svc.token().is_err());
+    }
+
+    #[test]
+    fn the_plain_key_says_which_token_is_current() {
+        setup!(world, store, svc);
+        let svc = TokenService { policy: Box::leak(Box::new(Policy::new(300, 0, Duration::from_secs(5), false))), ..svc };
+        assert_eq!(svc.token().unwrap(), "T1");
+        // A known token costs one round trip, as for legacy code.
+        let gets = store.gets.get();
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(store.gets.get() - gets, 1);
+        // Legacy code replaced it (its fetch invalidated T1): its token wins.
+        store.put("k", "LEGACY", 7200);
+        assert_eq!(svc.token().unwrap(), "LEGACY");
+        world.local.clear();
+        assert_eq!(svc.token().unwrap(), "LEGACY");
+        // Deleting the key forces a new token, as with the legacy class,
+        // whatever `:meta` still says.
+        store.values.borrow_mut().remove("k");
+        assert_eq!(svc.token().unwrap(), "T2");
+        assert_eq!(store.value("k").as_deref(), Some("T2"));
+        assert_eq!(world.upstream.calls.get(), 2);
     }
 
     #[test]
