@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use once_cell::sync::Lazy;
 
@@ -13,7 +14,7 @@ use crate::cache::{make_key, Memcached};
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::ini;
-use crate::token::{Keys, LocalCache, Policy, SystemClock, TokenService};
+use crate::token::{Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
 use crate::wechat::WeChatApi;
 
 /// Process-wide state of the token rules: tokens this process holds.
@@ -21,28 +22,47 @@ static LOCAL_TOKENS: Lazy<LocalCache> = Lazy::new(LocalCache::new);
 
 /// What one account's lookups need, derived from the settings once.
 struct Account {
+    appid: String,
     keys: Keys,
-    /// The key in the process-local cache: memcached pool and key.
-    local_key: String,
+    /// The token this process holds for the account's memcached pool and key.
+    local: Arc<LocalSlot>,
     policy: Policy,
 }
 
+/// Accounts by AppID, for one parse of the settings; the last one used is
+/// checked first (most processes serve one account).
+struct Accounts {
+    generation: u64,
+    last: Option<Rc<Account>>,
+    by_appid: HashMap<String, Rc<Account>>,
+}
+
 thread_local! {
-    /// Accounts by AppID, for one parse of the settings.
-    static ACCOUNTS: RefCell<(u64, HashMap<String, Rc<Account>>)> = RefCell::new((u64::MAX, HashMap::new()));
+    static ACCOUNTS: RefCell<Accounts> =
+        RefCell::new(Accounts { generation: u64::MAX, last: None, by_appid: HashMap::new() });
 }
 
 fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError> {
     let generation = ini::generation();
-    if let Some(found) = ACCOUNTS.with_borrow(|(g, accounts)| {
-        (*g == generation).then(|| accounts.get(appid).cloned()).flatten()
-    }) {
+    let found = ACCOUNTS.with_borrow_mut(|accounts| {
+        if accounts.generation != generation {
+            return None;
+        }
+        if let Some(last) = accounts.last.as_ref().filter(|a| a.appid == appid) {
+            return Some(Rc::clone(last));
+        }
+        let found = accounts.by_appid.get(appid).cloned()?;
+        accounts.last = Some(Rc::clone(&found));
+        Some(found)
+    });
+    if let Some(found) = found {
         return Ok(found);
     }
     let keys = Keys::new(&make_key(&settings.cache_key, appid)?, settings.use_stable_token);
     let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
     let account = Rc::new(Account {
-        local_key: format!("{}|{}", servers.join(","), keys.token),
+        appid: appid.to_string(),
+        local: LOCAL_TOKENS.slot(&format!("{}|{}", servers.join(","), keys.token)),
         keys,
         policy: Policy::new(
             settings.refresh_margin,
@@ -51,12 +71,13 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
             settings.use_stable_token,
         ),
     });
-    ACCOUNTS.with_borrow_mut(|(g, accounts)| {
-        if *g != generation {
-            *g = generation;
-            accounts.clear();
+    ACCOUNTS.with_borrow_mut(|accounts| {
+        if accounts.generation != generation {
+            accounts.generation = generation;
+            accounts.by_appid.clear();
         }
-        accounts.insert(appid.to_string(), Rc::clone(&account));
+        accounts.by_appid.insert(appid.to_string(), Rc::clone(&account));
+        accounts.last = Some(Rc::clone(&account));
     });
     Ok(account)
 }
@@ -85,8 +106,7 @@ pub fn with_token_service<T>(
         store: &store,
         upstream: &api,
         clock: &SystemClock,
-        local: &LOCAL_TOKENS,
-        local_key: &account.local_key,
+        local: &account.local,
         keys: &account.keys,
         appid,
         secret,

@@ -34,7 +34,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::Secret;
@@ -236,10 +236,23 @@ impl Policy {
     }
 }
 
-/// Tokens this process holds, by memcached pool and key.
+/// Tokens this process holds: one slot per memcached pool and key, looked
+/// up once per account (not per construction) and shared by every account
+/// that uses that key.
 #[derive(Default)]
 pub struct LocalCache {
-    entries: Mutex<HashMap<String, Local>>,
+    slots: Mutex<HashMap<String, Arc<LocalSlot>>>,
+}
+
+impl LocalCache {
+    pub fn new() -> LocalCache {
+        LocalCache::default()
+    }
+
+    pub fn slot(&self, pool_and_key: &str) -> Arc<LocalSlot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(slots.entry(pool_and_key.to_string()).or_default())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -252,42 +265,43 @@ struct Local {
     retry_after: f64,
 }
 
-impl LocalCache {
-    pub fn new() -> LocalCache {
-        LocalCache::default()
+/// The token this process holds for one memcached pool and key.
+#[derive(Default)]
+pub struct LocalSlot(Mutex<Option<Local>>);
+
+impl LocalSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Local>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    fn get(&self) -> Option<Local> {
+        self.lock().clone()
     }
 
-    fn get(&self, key: &str) -> Option<Local> {
-        self.lock().get(key).cloned()
+    /// The token alone, if `fresh` accepts the slot: the warm path, which
+    /// copies nothing else.
+    fn token_if(&self, fresh: impl FnOnce(&Local) -> bool) -> Option<String> {
+        self.lock().as_ref().filter(|l| fresh(l)).map(|l| l.entry.token.clone())
     }
 
-    fn put(&self, key: &str, entry: Entry, now: f64, unsynced: bool) {
-        let local = Local {
+    fn put(&self, entry: Entry, now: f64, unsynced: bool) {
+        *self.lock() = Some(Local {
             entry,
             cached_at: now,
             unsynced,
             retry_after: 0.0,
-        };
-        self.lock().insert(key.to_string(), local);
+        });
     }
 
-    fn remove(&self, key: &str) {
-        self.lock().remove(key);
-    }
-
-    fn delay_retry(&self, key: &str, until: f64) {
-        if let Some(local) = self.lock().get_mut(key) {
+    fn delay_retry(&self, until: f64) {
+        if let Some(local) = self.lock().as_mut() {
             local.retry_after = until;
         }
     }
 
-    /// Forgets every token (tests, and a changed configuration).
+    /// Forgets the token.
     pub fn clear(&self) {
-        self.lock().clear();
+        *self.lock() = None;
     }
 }
 
@@ -305,9 +319,8 @@ pub struct TokenService<'a> {
     pub store: &'a dyn SharedStore,
     pub upstream: &'a dyn Upstream,
     pub clock: &'a dyn Clock,
-    pub local: &'a LocalCache,
-    /// The key in `local`: the memcached pool and key.
-    pub local_key: &'a str,
+    /// The token this process holds for this memcached pool and key.
+    pub local: &'a LocalSlot,
     pub keys: &'a Keys,
     pub appid: &'a str,
     pub secret: &'a Secret,
@@ -320,12 +333,11 @@ impl TokenService<'_> {
     /// The current token, fetched only when nobody has one.
     pub fn token(&self) -> Result<String, WeixinError> {
         let now = self.clock.now();
-        if let Some(local) = self.local.get(self.local_key) {
-            let ttl = self.policy.local_cache_ttl as f64;
-            if !local.unsynced && now < local.cached_at + ttl && now < local.entry.refresh_at {
-                stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
-                return Ok(local.entry.token);
-            }
+        let ttl = self.policy.local_cache_ttl as f64;
+        let fresh = |l: &Local| !l.unsynced && now < l.cached_at + ttl && now < l.entry.refresh_at;
+        if let Some(token) = self.local.token_if(fresh) {
+            stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
+            return Ok(token);
         }
         match self.read_shared() {
             Ok(found) => {
@@ -352,7 +364,7 @@ impl TokenService<'_> {
     /// 42001): replaced everywhere only if the shared token is still `bad`,
     /// so many processes reporting one bad token cause one upstream call.
     pub fn refresh(&self, bad: &str) -> Result<String, WeixinError> {
-        self.local.remove(self.local_key);
+        self.local.clear();
         let give_up = self.clock.now() + self.policy.wait_limit.as_secs_f64();
         let mut pause = Duration::from_millis(10);
         let mut waited = false;
@@ -448,7 +460,7 @@ impl TokenService<'_> {
         let Some(token) = self.store.get(&self.keys.token)?.filter(|v| crate::cache::is_token(v)) else {
             return Ok(None);
         };
-        if let Some(known) = self.local.get(self.local_key).filter(|l| l.entry.token == token) {
+        if let Some(known) = self.local.get().filter(|l| l.entry.token == token) {
             return Ok(Some(known.entry));
         }
         let meta = self.store.get(&self.keys.meta)?.as_deref().and_then(Entry::decode);
@@ -464,7 +476,7 @@ impl TokenService<'_> {
     /// one. Tokens this process merely read are never written back: after a
     /// restart, one of them may have been invalidated meanwhile.
     fn reconcile(&self, shared: Option<Entry>, now: f64) -> Option<Entry> {
-        let Some(local) = self.local.get(self.local_key).filter(|l| l.unsynced && now < l.entry.expires_at) else {
+        let Some(local) = self.local.get().filter(|l| l.unsynced && now < l.entry.expires_at) else {
             return shared;
         };
         let ours_is_newer = match &shared {
@@ -472,25 +484,25 @@ impl TokenService<'_> {
             Some(entry) => !entry.legacy && entry.fetched_at < local.entry.fetched_at,
         };
         if !ours_is_newer {
-            self.local.remove(self.local_key);
+            self.local.clear();
             return shared;
         }
         if self.publish(&local.entry, now).is_ok() {
-            self.local.put(self.local_key, local.entry.clone(), now, false);
+            self.local.put(local.entry.clone(), now, false);
         }
         Some(local.entry)
     }
 
     /// The token this process last had, if it is still served.
     fn still_held(&self, now: f64) -> Option<String> {
-        self.local.get(self.local_key).filter(|l| now < l.entry.expires_at).map(|l| l.entry.token)
+        self.local.get().filter(|l| now < l.entry.expires_at).map(|l| l.entry.token)
     }
 
     /// Takes a shared token as this process's: kept in the local cache
     /// unless it carries no refresh information (legacy).
     fn adopt(&self, entry: Entry, now: f64) -> String {
         if !entry.legacy {
-            self.local.put(self.local_key, entry.clone(), now, false);
+            self.local.put(entry.clone(), now, false);
         }
         entry.token
     }
@@ -545,7 +557,7 @@ impl TokenService<'_> {
         if let Err(error) = &shared {
             (self.warn)(error);
         }
-        self.local.put(self.local_key, entry.clone(), now, shared.is_err());
+        self.local.put(entry.clone(), now, shared.is_err());
         Ok(entry)
     }
 
@@ -587,7 +599,7 @@ impl TokenService<'_> {
     /// fetches on its own only when it holds nothing usable.
     fn without_memcached(&self, error: WeixinError, now: f64) -> Result<String, WeixinError> {
         (self.warn)(&error);
-        let held = self.local.get(self.local_key).filter(|l| now < l.entry.expires_at);
+        let held = self.local.get().filter(|l| now < l.entry.expires_at);
         if let Some(local) = &held {
             if now < local.entry.refresh_at || now < local.retry_after {
                 stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
@@ -596,12 +608,12 @@ impl TokenService<'_> {
         }
         match self.fetch_new(None) {
             Ok(entry) => {
-                self.local.put(self.local_key, entry.clone(), now, true);
+                self.local.put(entry.clone(), now, true);
                 Ok(entry.token)
             }
             Err(fetch_error) => match held {
                 Some(local) => {
-                    self.local.delay_retry(self.local_key, now + f64::from(retry_spacing(local.entry.expires_at - now)));
+                    self.local.delay_retry(now + f64::from(retry_spacing(local.entry.expires_at - now)));
                     Ok(local.entry.token)
                 }
                 None => Err(fetch_error),
@@ -612,7 +624,7 @@ impl TokenService<'_> {
     fn refresh_without_memcached(&self, error: WeixinError, bad: &str) -> Result<String, WeixinError> {
         (self.warn)(&error);
         let entry = self.fetch_new(Some(bad))?;
-        self.local.put(self.local_key, entry.clone(), self.clock.now(), true);
+        self.local.put(entry.clone(), self.clock.now(), true);
         Ok(entry.token)
     }
 }
@@ -771,13 +783,13 @@ mod tests {
     struct World {
         clock: FakeClock,
         upstream: Script,
-        local: LocalCache,
+        local: LocalSlot,
         warnings: Cell<u32>,
     }
 
     impl World {
         fn new() -> World {
-            World { clock: FakeClock(Cell::new(1_000_000.0), Cell::new(0.0)), upstream: Script::default(), local: LocalCache::new(), warnings: Cell::new(0) }
+            World { clock: FakeClock(Cell::new(1_000_000.0), Cell::new(0.0)), upstream: Script::default(), local: LocalSlot::default(), warnings: Cell::new(0) }
         }
     }
 
@@ -787,7 +799,6 @@ mod tests {
             upstream: &world.upstream,
             clock: &world.clock,
             local: &world.local,
-            local_key: "pool|k",
             keys: Box::leak(Box::new(Keys::new("k", stable))),
             appid: "wx",
             secret: Box::leak(Box::new(Secret::new("s"))),
