@@ -53,6 +53,24 @@ try {
 } catch (TypeError $e) {
     echo get_class($e), ': ', $e->getMessage(), "\n";
 }
+
+// As with the userland constructor: scalars are taken as strings, a
+// reference is followed, and extra arguments are ignored.
+class probe_weixin extends class_weixin
+{
+    public function __construct(...$args)
+    {
+        try {
+            parent::__construct(...$args);
+        } catch (WeixinException $e) {
+            // the stand-in does not know these AppIDs
+        }
+    }
+}
+$appid = $fromArgs;
+$byRef = [&$appid, TEST_SECRET];
+var_dump((new probe_weixin(12345, 678))->appid, (new probe_weixin(...$byRef))->appid === $fromArgs);
+var_dump((new class_weixin($fromArgs, TEST_SECRET, 'extra', 'args'))->access_token === $w->access_token);
 ?>
 --EXPECT--
 WeixinException 0: class_weixin has no AppID: pass it to the constructor, declare $appid in a subclass, define the constant APPID, or set weixin.appid
@@ -66,3 +84,6 @@ subclass over constants: ok
 args over all: ok
 tokens valid: yes
 TypeError: class_weixin::__construct(): Argument #1 ($appid) must be of type ?string, array given
+string(5) "12345"
+bool(true)
+bool(true)

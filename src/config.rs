@@ -4,6 +4,7 @@
 //! Parsing is plain Rust over a lookup function, so `cargo test` covers it
 //! without a PHP engine.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -62,12 +63,20 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
 pub const MAX_KEY_LEN: usize = 250;
 
 /// A value that must never be printed: its `Debug`/`Display` show a mask.
+/// Owned (settings) or borrowed from where PHP keeps it (a construction
+/// copies nothing).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret<'a>(Cow<'a, str>);
 
-impl Secret {
+impl Secret<'static> {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(Cow::Owned(value.into()))
+    }
+}
+
+impl<'a> Secret<'a> {
+    pub fn borrowed(value: &'a str) -> Self {
+        Secret(Cow::Borrowed(value))
     }
 
     pub fn expose(&self) -> &str {
@@ -82,13 +91,13 @@ impl Secret {
     pub const MASK: &'static str = "********";
 }
 
-impl fmt::Debug for Secret {
+impl fmt::Debug for Secret<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(Self::MASK)
     }
 }
 
-impl fmt::Display for Secret {
+impl fmt::Display for Secret<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(Self::MASK)
     }
@@ -118,7 +127,7 @@ impl fmt::Display for ServerAddr {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub appid: String,
-    pub appsecret: Secret,
+    pub appsecret: Secret<'static>,
     pub memcache_servers: Vec<ServerAddr>,
     pub cache_key: String,
     pub api_base_url: String,

@@ -72,11 +72,16 @@ pub fn read(object: &ZendObject, prop: Prop) -> Option<Zval> {
 pub fn write_string(object: &mut ZendObject, prop: Prop, value: &str) {
     let mut zval = Zval::new();
     zval.set_zend_string(ZendStr::new(value, false));
+    write(object, prop, &zval);
+}
+
+/// Sets the property to `value`, sharing it (as `$this->p = $v` does).
+pub fn write(object: &mut ZendObject, prop: Prop, value: &Zval) {
     // SAFETY: as in `read`; the handler takes its own reference to the
-    // value, ours is released when `zval` drops.
+    // value and does not otherwise change it; ours stays with the caller.
     unsafe {
         if let Some(write) = (*object.handlers).write_property {
-            write(object, name_ptr(prop), &raw mut zval, ptr::null_mut());
+            write(object, name_ptr(prop), ptr::from_ref(value).cast_mut(), ptr::null_mut());
         }
     }
 }

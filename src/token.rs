@@ -323,7 +323,7 @@ pub struct TokenService<'a> {
     pub local: &'a LocalSlot,
     pub keys: &'a Keys,
     pub appid: &'a str,
-    pub secret: &'a Secret,
+    pub secret: &'a Secret<'a>,
     pub policy: &'a Policy,
     /// Reports memcached trouble (the PHP side raises one warning per request).
     pub warn: &'a dyn Fn(&WeixinError),

@@ -137,64 +137,108 @@ fn guarded(body: impl FnOnce()) {
 /// `public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null)`
 extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
     guarded(|| {
-        let mut appid_arg = Arg::new("appid", DataType::String);
-        let mut secret_arg = Arg::new("appsecret", DataType::String);
-        let (parser, this) = ex.parser_object();
-        if parser.not_required().arg(&mut appid_arg).arg(&mut secret_arg).parse().is_err() {
-            return; // the engine has thrown ArgumentCountError
-        }
-        let Some(this) = this else { return };
-        let Ok(appid_given) = optional_string(appid_arg.zval().map(|z| &**z), 1, "appid") else {
+        let [appid_arg, secret_arg] = leading_arguments(ex);
+        let Some(this) = ex.get_self() else { return };
+        let Ok(appid_given) = optional_string(appid_arg, 1, "appid") else {
             return;
         };
-        let Ok(secret_given) = optional_string(secret_arg.zval().map(|z| &**z), 2, "appsecret")
-        else {
+        let Ok(secret_given) = optional_string(secret_arg, 2, "appsecret") else {
             return;
         };
-        if let Err(error) = construct_object(this, appid_given, secret_given) {
+        // As in the legacy class: the arguments count only as a pair of
+        // non-empty values.
+        let given = appid_given.zip(secret_given);
+        if let Err(error) = construct_object(this, given) {
             exception::throw(&error);
         }
     });
 }
 
-fn construct_object(
-    this: &mut ZendObject,
-    appid_given: Option<String>,
-    secret_given: Option<String>,
-) -> Result<(), WeixinError> {
+/// The call's first `N` arguments, read in place (the constructor runs on
+/// every construction; the generic parser allocates). Extra arguments are
+/// ignored, as the userland constructor this one replaces ignored them.
+fn leading_arguments<'a, const N: usize>(ex: &ExecuteData) -> [Option<&'a Zval>; N] {
+    // SAFETY: all fields of the `u2` union are the call's argument count.
+    let given = unsafe { ex.This.u2.num_args } as usize;
+    // SAFETY: the first `given` slots of the frame hold the arguments, which
+    // live as long as the call that borrows them.
+    std::array::from_fn(|i| if i < given { unsafe { ex.zend_call_arg(i) }.map(|z| &*z) } else { None })
+}
+
+fn construct_object(this: &mut ZendObject, given: Option<(Credential, Credential)>) -> Result<(), WeixinError> {
     let settings = ini::current_settings()?;
-    // As in the legacy class: the arguments count only as a pair of
-    // non-empty values.
-    let (appid_given, secret_given) = match (appid_given, secret_given) {
-        (Some(a), Some(s)) if php_truthy(&a) && php_truthy(&s) => (Some(a), Some(s)),
-        _ => (None, None),
-    };
-    let (appid, secret) = credentials(this, &settings, appid_given, secret_given)?;
-    props::write_string(this, Prop::AppId, &appid);
-    props::write_string(this, Prop::AppSecret, secret.expose());
-    let token = with_token_service(&settings, &appid, &secret, |service| service.token())?;
+    let (appid, secret) = credentials(this, &settings, given)?;
+    appid.write_to(this, Prop::AppId);
+    secret.write_to(this, Prop::AppSecret);
+    let secret = Secret::borrowed(secret.as_str());
+    let token = with_token_service(&settings, appid.as_str(), &secret, |service| service.token())?;
     props::write_string(this, Prop::AccessToken, &token);
     Ok(())
 }
 
-/// Each credential: the given one, else the object's property (a subclass
+/// A credential as found: a PHP string shared with where it came from (an
+/// argument, a property, a constant: nothing is copied), or text converted
+/// from another scalar or taken from the settings.
+enum Credential {
+    Php(Zval),
+    Text(String),
+}
+
+impl Credential {
+    /// A truthy scalar (as PHP's `if ($value)` on a string sees it); `None`
+    /// for anything else, and for arrays and objects.
+    fn from_php(value: &Zval) -> Option<Credential> {
+        let value = value.dereference();
+        if value.is_string() {
+            return value.str().filter(|s| php_truthy(s)).map(|_| Credential::Php(value.shallow_clone()));
+        }
+        if value.is_null() || value.is_array() || value.is_object() {
+            return None;
+        }
+        value.coerce_to_string().filter(|s| php_truthy(s)).map(Credential::Text)
+    }
+
+    fn from_setting(value: &str) -> Option<Credential> {
+        php_truthy(value).then(|| Credential::Text(value.to_string()))
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Credential::Php(value) => match value.zend_str() {
+                // SAFETY: `from_php` checked that it is UTF-8; a PHP string
+                // does not change while it has a reference (ours).
+                Some(string) => unsafe { std::str::from_utf8_unchecked(string.as_bytes()) },
+                None => "",
+            },
+            Credential::Text(text) => text,
+        }
+    }
+
+    fn write_to(&self, object: &mut ZendObject, prop: Prop) {
+        match self {
+            Credential::Php(value) => props::write(object, prop, value),
+            Credential::Text(text) => props::write_string(object, prop, text),
+        }
+    }
+}
+
+/// Each credential: the given pair, else the object's property (a subclass
 /// default), else the constant, else the INI setting.
 fn credentials(
     this: &ZendObject,
     settings: &Settings,
-    appid_given: Option<String>,
-    secret_given: Option<String>,
-) -> Result<(String, Secret), WeixinError> {
+    given: Option<(Credential, Credential)>,
+) -> Result<(Credential, Credential), WeixinError> {
+    let (appid_given, secret_given) = given.unzip();
     let appid = appid_given
-        .or_else(|| property_string(this, Prop::AppId))
-        .or_else(|| constant_string("APPID"))
-        .or_else(|| Some(settings.appid.clone()).filter(|s| php_truthy(s)))
+        .or_else(|| property(this, Prop::AppId))
+        .or_else(|| constant("APPID"))
+        .or_else(|| Credential::from_setting(&settings.appid))
         .ok_or_else(|| missing("AppID", "appid", "APPID"))?;
     let secret = secret_given
-        .or_else(|| property_string(this, Prop::AppSecret))
-        .or_else(|| constant_string("APPSECRET"))
-        .or_else(|| Some(settings.appsecret.expose().to_string()).filter(|s| php_truthy(s)))
-        .map(Secret::new)
+        .or_else(|| property(this, Prop::AppSecret))
+        .or_else(|| constant("APPSECRET"))
+        .or_else(|| Credential::from_setting(settings.appsecret.expose()))
         .ok_or_else(|| missing("AppSecret", "appsecret", "APPSECRET"))?;
     Ok((appid, secret))
 }
@@ -230,9 +274,11 @@ extern "C" fn refresh_access_token(ex: &mut ExecuteData, retval: &mut Zval) {
         }
         let Some(this) = this else { return };
         let outcome = ini::current_settings().and_then(|settings| {
-            let (appid, secret) = credentials(this, &settings, None, None)?;
-            let bad = property_string(this, Prop::AccessToken).unwrap_or_default();
-            with_token_service(&settings, &appid, &secret, |service| service.refresh(&bad))
+            let (appid, secret) = credentials(this, &settings, None)?;
+            let bad = property(this, Prop::AccessToken);
+            let bad = bad.as_ref().map_or("", Credential::as_str);
+            let secret = Secret::borrowed(secret.as_str());
+            with_token_service(&settings, appid.as_str(), &secret, |service| service.refresh(bad))
         });
         match outcome {
             Ok(token) => {
@@ -364,14 +410,15 @@ extern "C" fn debug_info(ex: &mut ExecuteData, retval: &mut Zval) {
 }
 
 /// A parameter declared `?string`: null, or a string (scalars converted as
-/// in weak mode). Anything else throws a TypeError and returns `Err`.
-fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Option<String>, ()> {
+/// in weak mode), kept only if truthy. Anything else throws a TypeError and
+/// returns `Err`.
+fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Option<Credential>, ()> {
     let Some(value) = value.map(Zval::dereference) else { return Ok(None) };
     if value.is_null() {
         return Ok(None);
     }
     if value.is_string() || value.is_long() || value.is_double() || value.is_bool() {
-        return Ok(value.coerce_to_string());
+        return Ok(Credential::from_php(value));
     }
     let _ = ext_php_rs::exception::throw(
         ext_php_rs::zend::ce::type_error(),
@@ -397,23 +444,15 @@ fn php_truthy(value: &str) -> bool {
 }
 
 /// A property of the object, if it is set to a truthy scalar.
-fn property_string(object: &ZendObject, prop: Prop) -> Option<String> {
-    let value = props::read(object, prop)?;
-    if value.is_array() || value.is_object() {
-        return None;
-    }
-    value.coerce_to_string().filter(|s| php_truthy(s))
+fn property(object: &ZendObject, prop: Prop) -> Option<Credential> {
+    Credential::from_php(&props::read(object, prop)?)
 }
 
 /// A global constant, if defined as a truthy scalar.
-fn constant_string(name: &str) -> Option<String> {
+fn constant(name: &str) -> Option<Credential> {
     // SAFETY: the engine returns NULL or a pointer into its constant table.
-    let value = unsafe { zend_get_constant_str(name.as_ptr().cast(), name.len()).as_ref() }?;
-    let value: &Zval = value;
-    if value.is_array() || value.is_object() {
-        return None;
-    }
-    value.coerce_to_string().filter(|s| php_truthy(s))
+    let value: &Zval = unsafe { zend_get_constant_str(name.as_ptr().cast(), name.len()).as_ref() }?;
+    Credential::from_php(value)
 }
 
 fn warning(message: &str) {
