@@ -25,9 +25,10 @@
 //! memcached holds, per key: the plain token under the key itself (what
 //! legacy PHP code reads and writes), the token with its times under
 //! `key:meta` (`v1 fetched_at refresh_at expires_at dies_at token`), and the
-//! lock under `key:lock`. A token found only
-//! under the plain key (written by legacy code) carries no refresh
-//! information and is used as it is until memcached drops it.
+//! lock under `key:lock`. The plain key says which token is current; a
+//! token there that `key:meta` does not describe (written by legacy code)
+//! carries no refresh information and is used as it is until memcached
+//! drops it.
 //!
 //! Plain Rust over small traits, so `cargo test` runs the rules with a map
 //! for memcached, a script for WeChat and a fake clock.
