@@ -69,6 +69,12 @@ grep -F "passed on retry attempt" "$log" | grep -v '^\S*TEST' | sed 's/^/==> fla
 # so a skip is a failure of the set-up (under valgrind, timing tests skip).
 ((${#valgrind_args[@]})) || failed=$(( failed + ${skipped:-0} ))
 if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; say "no phpt result found"; fi
+# The failures' diffs again, last: CI logs are often read from the end.
+for diff in "$ROOT"/php-tests/*.diff; do
+    [ -f "$diff" ] || continue
+    say "diff of ${diff#"$ROOT"/} (expected -, got +):"
+    head -n 40 "$diff" >&2
+done
 [ -s "$WEIXIN_TEST_REPORT" ] && { say "figures measured by the tests:"; cat "$WEIXIN_TEST_REPORT" >&2; }
 [ "$cargo_status" -eq 0 ] || say "cargo test FAILED"
 echo "$passed passed, $failed failed"
