@@ -515,10 +515,9 @@ impl TokenService<'_> {
         if let Some(token) = self.published_meanwhile(lock, |e| Some(e.token.as_str()) != replacing) {
             return Ok(token);
         }
-        self.fetch_and_publish(lock, replacing).map(|e| e.token).map_err(|error| {
-            self.record_failure(&error, COLD_FAILURE_BACKOFF);
-            error
-        })
+        self.fetch_and_publish(lock, replacing)
+            .map(|e| e.token)
+            .inspect_err(|error| self.record_failure(error, COLD_FAILURE_BACKOFF))
     }
 
     /// Just after winning the lock: a token that another process published
