@@ -37,6 +37,9 @@ struct Accounts {
     by_appid: HashMap<String, Rc<Account>>,
 }
 
+/// Accounts (and token slots) one process keeps.
+pub const MAX_ACCOUNTS: usize = 4096;
+
 thread_local! {
     static ACCOUNTS: RefCell<Accounts> =
         RefCell::new(Accounts { generation: u64::MAX, last: None, by_appid: HashMap::new() });
@@ -58,11 +61,19 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
     if let Some(found) = found {
         return Ok(found);
     }
+    // AppIDs may come from user input: a process never holds more than
+    // MAX_ACCOUNTS of them (past that it starts again from memcached).
+    ACCOUNTS.with_borrow_mut(|accounts| {
+        if accounts.by_appid.len() >= MAX_ACCOUNTS {
+            accounts.by_appid.clear();
+            accounts.last = None;
+        }
+    });
     let keys = Keys::new(&make_key(&settings.cache_key, appid)?, settings.use_stable_token);
     let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
     let account = Rc::new(Account {
         appid: appid.to_string(),
-        local: LOCAL_TOKENS.slot(&format!("{}|{}", servers.join(","), keys.token)),
+        local: LOCAL_TOKENS.slot(MAX_ACCOUNTS, &format!("{}|{}", servers.join(","), keys.token)),
         keys,
         policy: Policy::new(
             settings.refresh_margin,

@@ -250,8 +250,13 @@ impl LocalCache {
         LocalCache::default()
     }
 
-    pub fn slot(&self, pool_and_key: &str) -> Arc<LocalSlot> {
+    /// The slot for a pool and key. Past `limit` slots, those no account
+    /// uses any more are dropped first.
+    pub fn slot(&self, limit: usize, pool_and_key: &str) -> Arc<LocalSlot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.len() >= limit && !slots.contains_key(pool_and_key) {
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
         Arc::clone(slots.entry(pool_and_key.to_string()).or_default())
     }
 }
@@ -1016,6 +1021,18 @@ mod tests {
         assert_eq!(svc.token().unwrap(), "T2");
         assert_eq!(store.value("k").as_deref(), Some("T2"));
         assert_eq!(world.upstream.calls.get(), 2);
+    }
+
+    #[test]
+    fn unused_slots_go_when_the_limit_is_reached() {
+        let cache = LocalCache::new();
+        let kept = cache.slot(2, "a");
+        kept.put(Entry::fresh(FetchedToken { token: "A".into(), expires_in: 7200 }, 0.0, 300), 0.0, false);
+        drop(cache.slot(2, "b"));
+        drop(cache.slot(2, "c")); // "b" is unused: dropped
+        assert_eq!(cache.slots.lock().unwrap().len(), 2);
+        assert!(Arc::ptr_eq(&kept, &cache.slot(2, "a")), "a slot in use stays");
+        assert_eq!(cache.slot(2, "a").get().unwrap().entry.token, "A");
     }
 
     #[test]
