@@ -1,5 +1,5 @@
 --TEST--
-PECL memcache interop both ways: a token cached by legacy code is used as is (also over one of ours), deleting the key forces a new one, and legacy code reads ours
+PECL memcache interop both ways: a token cached by legacy code is used (also over one of ours) and replaced ahead of its expiry, deleting the key forces a new one, and legacy code reads ours
 --INI--
 weixin.cache_key=interop_{appid}
 --FILE--
@@ -36,6 +36,19 @@ $new = (new class_weixin($appid, TEST_SECRET))->access_token;
 var_dump($new !== $theirs && token_is_current($new), $memcache->get("interop_$appid") === $new);
 ini_restore('weixin.local_cache_ttl');
 
+// A token legacy code cached for its lifetime is replaced ahead of its
+// expiry like ours, so legacy servers never find the key missing (and never
+// all fetch at once).
+ini_set('weixin.refresh_margin', '3');
+$appid = test_appid('ahead');
+reset_account($appid);
+$memcache->set("interop_$appid", 'LEGACY_TOKEN_ahead', 0, 6);
+$before = (new class_weixin($appid, TEST_SECRET))->access_token;
+usleep(3000000); // due after 6 - 3 s, less memcached's coarse second
+$after = (new class_weixin($appid, TEST_SECRET))->access_token;
+var_dump($before, token_is_current($after), $memcache->get("interop_$appid") === $after, stats($appid)['token_calls']);
+ini_restore('weixin.refresh_margin');
+
 // The legacy class cached an empty token after a failed fetch: that is a miss,
 // and the extension replaces it with a good one.
 $appid = test_appid('poison');
@@ -67,6 +80,10 @@ bool(true)
 bool(false)
 bool(true)
 bool(true)
+string(18) "LEGACY_TOKEN_ahead"
+bool(true)
+bool(true)
+int(1)
 bool(true)
 bool(true)
 bool(true)

@@ -148,19 +148,11 @@ impl Memcached<'_> {
 
 impl SharedStore for Memcached<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
-        let response = self.execute(key, &MetaCommand::new(MetaOp::Get, key).flag("v").flag("f"))?;
-        match response.rc() {
-            ReturnCode::Va => {
-                // Only plain strings (client flags 0): a serialized or
-                // compressed PHP value is nothing this extension wrote or can use.
-                let plain = response.flags().any(|flag| flag == b"f0");
-                Ok(plain
-                    .then(|| response.into_value())
-                    .flatten()
-                    .and_then(|bytes| String::from_utf8(bytes).ok()))
-            }
-            _ => Ok(None),
-        }
+        Ok(self.get_plain(key, false)?.map(|(value, _)| value))
+    }
+
+    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, WeixinError> {
+        self.get_plain(key, true)
     }
 
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
@@ -194,6 +186,34 @@ impl SharedStore for Memcached<'_> {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Memcached<'_> {
+    /// A plain-string value and, if asked, the seconds memcached will keep
+    /// it (its `t` flag: -1 for no expiry).
+    fn get_plain(&self, key: &str, with_ttl: bool) -> Result<Option<(String, Option<u32>)>, WeixinError> {
+        let mut command = MetaCommand::new(MetaOp::Get, key).flag("v").flag("f");
+        if with_ttl {
+            command = command.flag("t");
+        }
+        let response = self.execute(key, &command)?;
+        if response.rc() != ReturnCode::Va {
+            return Ok(None);
+        }
+        // Only plain strings (client flags 0): a serialized or compressed
+        // PHP value is nothing this extension wrote or can use.
+        if !response.flags().any(|flag| flag == b"f0") {
+            return Ok(None);
+        }
+        let kept_for = response
+            .flags()
+            .find_map(|flag| flag.strip_prefix(b"t"))
+            .and_then(|t| std::str::from_utf8(t).ok()?.parse::<u32>().ok());
+        Ok(response
+            .into_value()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(|value| (value, kept_for)))
     }
 }
 

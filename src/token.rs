@@ -27,8 +27,7 @@
 //! `key:meta` (`v1 fetched_at refresh_at expires_at dies_at token`), and the
 //! lock under `key:lock`. The plain key says which token is current; a
 //! token there that `key:meta` does not describe (written by legacy code)
-//! carries no refresh information and is used as it is until memcached
-//! drops it.
+//! lives as long as memcached keeps it, and is replaced ahead like ours.
 //!
 //! Plain Rust over small traits, so `cargo test` runs the rules with a map
 //! for memcached, a script for WeChat and a fake clock.
@@ -59,6 +58,9 @@ const COLD_FAILURE_BACKOFF: u32 = 2;
 pub trait SharedStore {
     /// A plain-string value (flags 0), or `None`.
     fn get(&self, key: &str) -> Result<Option<String>, WeixinError>;
+    /// The same, with the seconds memcached will still keep it (`None`: no
+    /// expiry).
+    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, WeixinError>;
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
     /// Stores only if the key is absent; whether it did.
     fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError>;
@@ -115,7 +117,8 @@ pub struct Entry {
     pub expires_at: f64,
     /// When WeChat's own lifetime (`expires_in`) ends.
     pub dies_at: f64,
-    /// Found only under the plain key: no refresh information.
+    /// Found only under the plain key (legacy code): its times are
+    /// memcached's expiry, or infinite.
     pub legacy: bool,
 }
 
@@ -133,13 +136,29 @@ impl Entry {
         }
     }
 
-    fn legacy(token: String) -> Entry {
+    /// A token cached by legacy code: nothing is known of it but how long
+    /// memcached keeps it, and legacy code caches a token for its lifetime.
+    /// So it is served until memcached drops it (less a second: memcached
+    /// may drop it a second early) and due `refresh_margin` before, like
+    /// ours; one with no expiry is used as it is.
+    fn legacy(token: String, kept_for: Option<u32>, now: f64, refresh_margin: u64) -> Entry {
+        let Some(kept_for) = kept_for else {
+            return Entry {
+                token,
+                fetched_at: 0.0,
+                refresh_at: f64::INFINITY,
+                expires_at: f64::INFINITY,
+                dies_at: f64::INFINITY,
+                legacy: true,
+            };
+        };
+        let expires_at = now + f64::from(kept_for) - 1.0;
         Entry {
             token,
             fetched_at: 0.0,
-            refresh_at: f64::INFINITY,
-            expires_at: f64::INFINITY,
-            dies_at: f64::INFINITY,
+            refresh_at: expires_at - refresh_margin as f64,
+            expires_at,
+            dies_at: expires_at + 1.0,
             legacy: true,
         }
     }
@@ -349,7 +368,7 @@ impl TokenService<'_> {
             Ok(found) => {
                 let found = self.reconcile(found, now);
                 match found {
-                    Some(entry) if entry.legacy || now < entry.refresh_at => {
+                    Some(entry) if now < entry.refresh_at => {
                         stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
                         Ok(self.adopt(entry, now))
                     }
@@ -463,7 +482,8 @@ impl TokenService<'_> {
     /// new token, as it did with the legacy class). A token this process
     /// already knows needs no `:meta` read: one round trip, as for legacy code.
     fn read_shared(&self) -> Result<Option<Entry>, WeixinError> {
-        let Some(token) = self.store.get(&self.keys.token)?.filter(|v| crate::cache::is_token(v)) else {
+        let Some((token, kept_for)) = self.store.get_with_ttl(&self.keys.token)?.filter(|(v, _)| crate::cache::is_token(v))
+        else {
             return Ok(None);
         };
         if let Some(known) = self.local.get().filter(|l| l.entry.token == token) {
@@ -472,7 +492,7 @@ impl TokenService<'_> {
         let meta = self.store.get(&self.keys.meta)?.as_deref().and_then(Entry::decode);
         Ok(Some(match meta {
             Some(entry) if entry.token == token => entry,
-            _ => Entry::legacy(token),
+            _ => Entry::legacy(token, kept_for, self.clock.now(), self.policy.refresh_margin),
         }))
     }
 
@@ -505,9 +525,9 @@ impl TokenService<'_> {
     }
 
     /// Takes a shared token as this process's: kept in the local cache
-    /// unless it carries no refresh information (legacy).
+    /// unless nothing is known of its life (a legacy token with no expiry).
     fn adopt(&self, entry: Entry, now: f64) -> String {
-        if !entry.legacy {
+        if entry.expires_at.is_finite() {
             self.local.put(entry.clone(), now, false);
         }
         entry.token
@@ -704,6 +724,13 @@ mod tests {
     }
 
     impl SharedStore for MapStore<'_> {
+        fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, WeixinError> {
+            let Some(value) = self.get(key)? else { return Ok(None) };
+            let expiry = self.values.borrow()[key].1;
+            // As memcached counts: whole seconds on its coarse clock.
+            let left = expiry.is_finite().then(|| (expiry - self.clock.now().floor()) as u32);
+            Ok(Some((value, left)))
+        }
         fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
             self.check()?;
             self.gets.set(self.gets.get() + 1);
@@ -1036,12 +1063,32 @@ mod tests {
     }
 
     #[test]
-    fn legacy_tokens_are_used_as_they_are() {
+    fn legacy_tokens_without_expiry_are_used_as_they_are() {
         setup!(world, store, svc);
-        store.put("k", "LEGACY", 7200);
-        world.clock.advance(7000.0);
+        store.values.borrow_mut().insert("k".into(), ("LEGACY".into(), f64::INFINITY));
+        world.clock.advance(100_000.0);
+        assert_eq!(svc.token().unwrap(), "LEGACY");
         assert_eq!(svc.token().unwrap(), "LEGACY");
         assert_eq!(world.upstream.calls.get(), 0);
+    }
+
+    #[test]
+    fn legacy_tokens_are_kept_locally_and_replaced_ahead_of_their_expiry() {
+        // Cached as the legacy class caches one: for its 7200 s lifetime.
+        setup!(world, store, svc);
+        store.put("k", "LEGACY", 7200);
+        assert_eq!(svc.token().unwrap(), "LEGACY");
+        let gets = store.gets.get();
+        assert_eq!(svc.token().unwrap(), "LEGACY");
+        assert_eq!(store.gets.get(), gets, "the local cache answers");
+        world.clock.advance(6850.0);
+        assert_eq!(svc.token().unwrap(), "LEGACY", "not due yet");
+        world.clock.advance(100.0); // within the 300 s margin
+        assert_eq!(svc.token().unwrap(), "T1", "replaced ahead");
+        world.local.clear();
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(store.value("k").as_deref(), Some("T1"), "legacy code reads the new one");
+        assert_eq!(world.upstream.calls.get(), 1);
     }
 
     #[test]
