@@ -142,17 +142,7 @@ impl Entry {
     /// may drop it a second early) and due `refresh_margin` before, like
     /// ours; one with no expiry is used as it is.
     fn legacy(token: String, kept_for: Option<u32>, now: f64, refresh_margin: u64) -> Entry {
-        let Some(kept_for) = kept_for else {
-            return Entry {
-                token,
-                fetched_at: 0.0,
-                refresh_at: f64::INFINITY,
-                expires_at: f64::INFINITY,
-                dies_at: f64::INFINITY,
-                legacy: true,
-            };
-        };
-        let expires_at = now + f64::from(kept_for) - 1.0;
+        let expires_at = kept_for.map_or(f64::INFINITY, |kept_for| now + f64::from(kept_for) - 1.0);
         Entry {
             token,
             fetched_at: 0.0,
@@ -695,14 +685,18 @@ mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
 
+    /// Key → (value, expiry on the fake clock).
+    type Values = HashMap<String, (String, f64)>;
+    type GetHook = Box<dyn FnMut(&str, &mut Values)>;
+
     /// memcached as a map with TTLs on the fake clock; can be switched off.
     struct MapStore<'c> {
         clock: &'c FakeClock,
-        values: RefCell<HashMap<String, (String, f64)>>,
+        values: RefCell<Values>,
         down: Cell<bool>,
         gets: Cell<u32>,
         /// Called on each get: lets a test act as "another process".
-        on_get: RefCell<Option<Box<dyn FnMut(&str, &mut HashMap<String, (String, f64)>)>>>,
+        on_get: RefCell<Option<GetHook>>,
     }
 
     impl<'c> MapStore<'c> {
@@ -839,6 +833,12 @@ mod tests {
         }
     }
 
+    /// The same service with another refresh margin and local-cache TTL.
+    fn with_policy(svc: TokenService<'_>, refresh_margin: u64, local_cache_ttl: u64) -> TokenService<'_> {
+        let policy = Policy::new(refresh_margin, local_cache_ttl, Duration::from_secs(5), false);
+        TokenService { policy: Box::leak(Box::new(policy)), ..svc }
+    }
+
     macro_rules! setup {
         ($world:ident, $store:ident, $svc:ident) => {
             setup!($world, $store, $svc, false)
@@ -879,7 +879,7 @@ mod tests {
     }
 
     /// What another process's `publish` leaves in memcached.
-    fn published_elsewhere(values: &mut HashMap<String, (String, f64)>, meta: &str) {
+    fn published_elsewhere(values: &mut Values, meta: &str) {
         let token = meta.rsplit(' ').next().unwrap();
         values.insert("k".into(), (token.into(), f64::INFINITY));
         values.insert("k:meta".into(), (meta.into(), f64::INFINITY));
@@ -998,7 +998,7 @@ mod tests {
         // expires_in 8, margin 3, no local cache; the fetch ends late in one
         // of memcached's whole seconds, and time passes while it publishes.
         setup!(world, store, svc);
-        let svc = TokenService { policy: Box::leak(Box::new(Policy::new(3, 0, Duration::from_secs(5), false))), ..svc };
+        let svc = with_policy(svc, 3, 0);
         world.upstream.expires_in.set(8);
         world.clock.advance(0.9);
         world.clock.1.set(0.001);
@@ -1031,7 +1031,7 @@ mod tests {
     #[test]
     fn the_plain_key_says_which_token_is_current() {
         setup!(world, store, svc);
-        let svc = TokenService { policy: Box::leak(Box::new(Policy::new(300, 0, Duration::from_secs(5), false))), ..svc };
+        let svc = with_policy(svc, 300, 0);
         assert_eq!(svc.token().unwrap(), "T1");
         // A known token costs one round trip, as for legacy code.
         let gets = store.gets.get();
