@@ -27,6 +27,8 @@ memcached hits => 0
 upstream calls => 0
 upstream errors => 0
 lock waits => 0
+accounts held => 0
+cache keys held => 0
 
 Directive => Local Value => Master Value
 weixin.appid => wx0000000000000000 => wx0000000000000000

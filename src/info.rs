@@ -6,7 +6,7 @@ use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
 
 use crate::config::{Secret, INI_ENTRIES};
-use crate::{ini, stats};
+use crate::{ini, service, stats};
 use std::sync::atomic::Ordering;
 
 pub extern "C" fn module_info(_module: *mut ModuleEntry) {
@@ -28,6 +28,9 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
         ] {
             info_table_row!(name, counter.load(Ordering::Relaxed).to_string());
         }
+        let (accounts, slots) = service::held();
+        info_table_row!("accounts held", accounts.to_string());
+        info_table_row!("cache keys held", slots.to_string());
         info_table_end!();
 
         info_table_start!();

@@ -93,6 +93,12 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
     Ok(account)
 }
 
+/// How many accounts and memcached keys this process holds tokens for
+/// (`php --ri weixin`).
+pub fn held() -> (usize, usize) {
+    (ACCOUNTS.with_borrow(|accounts| accounts.by_appid.len()), LOCAL_TOKENS.slot_count())
+}
+
 /// Runs `job` with the token rules wired to memcached, WeChat and this
 /// process's cache, for one account; memcached trouble goes to `warn`.
 /// Errors come back with the secret masked.

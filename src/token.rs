@@ -259,6 +259,10 @@ impl LocalCache {
         LocalCache::default()
     }
 
+    pub fn slot_count(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// The slot for a pool and key. Past `limit` slots, those no account
     /// uses any more are dropped first.
     pub fn slot(&self, limit: usize, pool_and_key: &str) -> Arc<LocalSlot> {
