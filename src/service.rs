@@ -54,21 +54,23 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
         if let Some(last) = accounts.last.as_ref().filter(|a| a.appid == appid) {
             return Some(Rc::clone(last));
         }
-        let found = accounts.by_appid.get(appid).cloned()?;
-        accounts.last = Some(Rc::clone(&found));
-        Some(found)
-    });
-    if let Some(found) = found {
-        return Ok(found);
-    }
-    // AppIDs may come from user input: a process never holds more than
-    // MAX_ACCOUNTS of them (past that it starts again from memcached).
-    ACCOUNTS.with_borrow_mut(|accounts| {
+        if let Some(found) = accounts.by_appid.get(appid).cloned() {
+            accounts.last = Some(Rc::clone(&found));
+            return Some(found);
+        }
+        // A new one. AppIDs may come from user input: a process never holds
+        // more than MAX_ACCOUNTS of them (past that it starts again from
+        // memcached). Cleared before the new account takes its token slot,
+        // so the slots nobody uses any more can go.
         if accounts.by_appid.len() >= MAX_ACCOUNTS {
             accounts.by_appid.clear();
             accounts.last = None;
         }
+        None
     });
+    if let Some(found) = found {
+        return Ok(found);
+    }
     let keys = Keys::new(&make_key(&settings.cache_key, appid)?, settings.use_stable_token);
     let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
     let account = Rc::new(Account {
