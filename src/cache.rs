@@ -22,7 +22,7 @@ use memcache::exp::{MetaCommand, MetaConnection, MetaOp, MetaResponse, ReturnCod
 use crate::config::{ServerAddr, MAX_KEY_LEN};
 use crate::error::WeixinError;
 use crate::ring::Ring;
-use crate::token::{SharedStore, LONGEST_SUFFIX};
+use crate::token::{SharedStore, StoreError, StoreFault, LONGEST_SUFFIX};
 
 /// Longest value taken for a token; anything longer is not one.
 const MAX_TOKEN_LEN: usize = 2048;
@@ -87,7 +87,7 @@ impl Memcached<'_> {
     /// Runs one command on the connection to the server that holds `key`,
     /// connecting first if needed. A connection that failed is closed, so
     /// the next command never reads a reply left half-way on it.
-    fn execute(&self, key: &str, command: &MetaCommand) -> Result<MetaResponse, WeixinError> {
+    fn execute(&self, key: &str, command: &MetaCommand) -> Result<MetaResponse, StoreError> {
         let pid = std::process::id();
         let mut guard = CONNECTIONS.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_some_and(|c| c.pid != pid) {
@@ -109,7 +109,7 @@ impl Memcached<'_> {
         let server = &self.servers[index];
         if let Some(until) = connections.down_until.get(server) {
             if Instant::now() < *until {
-                return Err(WeixinError::local(format!(
+                return Err(StoreError::new(StoreFault::Unreachable, format!(
                     "memcached at {server} failed moments ago and is retried shortly (check weixin.memcache_servers)"
                 )));
             }
@@ -147,15 +147,15 @@ impl Memcached<'_> {
 }
 
 impl SharedStore for Memcached<'_> {
-    fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.get_plain(key, false)?.map(|(value, _)| value))
     }
 
-    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, WeixinError> {
+    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
         self.get_plain(key, true)
     }
 
-    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
+    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError> {
         let command = MetaCommand::new(MetaOp::Set, key)
             .flag(format!("T{ttl}"))
             .flag("F0")
@@ -163,7 +163,7 @@ impl SharedStore for Memcached<'_> {
         expect(self.execute(key, &command)?, ReturnCode::Hd, key)
     }
 
-    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError> {
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
         // Mode E: store only if absent ("add").
         let command = MetaCommand::new(MetaOp::Set, key)
             .flag(format!("T{ttl}"))
@@ -173,7 +173,24 @@ impl SharedStore for Memcached<'_> {
         Ok(self.execute(key, &command)?.rc() == ReturnCode::Hd)
     }
 
-    fn delete_if(&self, key: &str, expected: &str) -> Result<(), WeixinError> {
+    fn replace_if(&self, key: &str, expected: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
+        let response = self.execute(key, &MetaCommand::new(MetaOp::Get, key).flag("v").flag("c"))?;
+        let cas = response.flags().find_map(|flag| flag.strip_prefix(b"c")).map(<[u8]>::to_vec);
+        match (response.value(), cas) {
+            (Some(current), Some(cas)) if current == expected.as_bytes() => {
+                let cas = String::from_utf8_lossy(&cas).into_owned();
+                let command = MetaCommand::new(MetaOp::Set, key)
+                    .flag(format!("T{ttl}"))
+                    .flag("F0")
+                    .flag(format!("C{cas}"))
+                    .value(value);
+                Ok(self.execute(key, &command)?.rc() == ReturnCode::Hd)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError> {
         // Read the value with its CAS, then delete only that version: a
         // value someone else stored meanwhile is left alone.
         let response = self.execute(key, &MetaCommand::new(MetaOp::Get, key).flag("v").flag("c"))?;
@@ -192,7 +209,7 @@ impl SharedStore for Memcached<'_> {
 impl Memcached<'_> {
     /// A plain-string value and, if asked, the seconds memcached will keep
     /// it (its `t` flag: -1 for no expiry).
-    fn get_plain(&self, key: &str, with_ttl: bool) -> Result<Option<(String, Option<u32>)>, WeixinError> {
+    fn get_plain(&self, key: &str, with_ttl: bool) -> Result<Option<(String, Option<u32>)>, StoreError> {
         let mut command = MetaCommand::new(MetaOp::Get, key).flag("v").flag("f");
         if with_ttl {
             command = command.flag("t");
@@ -217,11 +234,11 @@ impl Memcached<'_> {
     }
 }
 
-fn expect(response: MetaResponse, wanted: ReturnCode, key: &str) -> Result<(), WeixinError> {
+fn expect(response: MetaResponse, wanted: ReturnCode, key: &str) -> Result<(), StoreError> {
     if response.rc() == wanted {
         Ok(())
     } else {
-        Err(WeixinError::local(format!(
+        Err(StoreError::new(StoreFault::Full, format!(
             "memcached answered {:?} to a command on key {key}",
             response.rc()
         )))
@@ -256,12 +273,12 @@ fn is_timeout(error: &memcache::exp::Error) -> bool {
     }
 }
 
-fn describe(server: &ServerAddr, error: &memcache::exp::Error) -> WeixinError {
+fn describe(server: &ServerAddr, error: &memcache::exp::Error) -> StoreError {
     let hint = match error {
         memcache::exp::Error::Rejected(_) => " (memcached 1.6 or newer is needed: the extension speaks its meta protocol)",
         _ => " (check weixin.memcache_servers and weixin.memcache_timeout)",
     };
-    WeixinError::local(format!("memcached at {server} failed: {error}{hint}"))
+    StoreError::new(StoreFault::Unreachable, format!("memcached at {server} failed: {error}{hint}"))
 }
 
 #[cfg(test)]

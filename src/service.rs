@@ -119,7 +119,6 @@ pub fn with_token_service<T>(
     let api = WeChatApi {
         base_url: &settings.api_base_url,
         http: &settings.http,
-        stable: settings.use_stable_token,
     };
     let service = TokenService {
         store: &store,

@@ -10,21 +10,10 @@ use serde_json::Value;
 use crate::config::Secret;
 use crate::error::WeixinError;
 use crate::http::{self, Body, HttpOptions};
+use crate::token::{FetchedToken, TokenKind, Upstream};
 
 /// What WeChat says when `expires_in` is absent.
 const DEFAULT_EXPIRES_IN: u64 = 7200;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FetchedToken {
-    pub token: String,
-    pub expires_in: u64,
-}
-
-/// Where new tokens come from: WeChat in production, a script in unit tests.
-pub trait Upstream {
-    /// `force_refresh` only means something for stable tokens.
-    fn fetch(&self, appid: &str, secret: &Secret, force_refresh: bool) -> Result<FetchedToken, WeixinError>;
-}
 
 /// `GET {base}/cgi-bin/token?grant_type=client_credential&appid=..&secret=..`
 pub fn token_url(base_url: &str, appid: &str, secret: &Secret) -> String {
@@ -127,12 +116,11 @@ fn preview(body: &[u8]) -> String {
 pub struct WeChatApi<'a> {
     pub base_url: &'a str,
     pub http: &'a HttpOptions,
-    pub stable: bool,
 }
 
 impl Upstream for WeChatApi<'_> {
-    fn fetch(&self, appid: &str, secret: &Secret, force_refresh: bool) -> Result<FetchedToken, WeixinError> {
-        let reply = if self.stable {
+    fn fetch(&self, appid: &str, secret: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError> {
+        let reply = if let TokenKind::Stable { force: force_refresh } = kind {
             let body = serde_json::json!({
                 "grant_type": "client_credential",
                 "appid": appid,

@@ -37,10 +37,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+
 use crate::config::Secret;
 use crate::error::WeixinError;
 use crate::stats;
-use crate::wechat::{FetchedToken, Upstream};
+
+mod ports;
+pub use ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, SystemClock, TokenKind, Upstream};
 
 /// memcached reads an expiry over 30 days as a Unix timestamp.
 pub const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
@@ -53,38 +56,6 @@ pub const LONGEST_SUFFIX: usize = STABLE_SUFFIX.len() + META_SUFFIX.len();
 
 /// How long waiters report a failed cold fetch before someone tries again.
 const COLD_FAILURE_BACKOFF: u32 = 2;
-
-/// What the rules need from memcached.
-pub trait SharedStore {
-    /// A plain-string value (flags 0), or `None`.
-    fn get(&self, key: &str) -> Result<Option<String>, WeixinError>;
-    /// The same, with the seconds memcached will still keep it (`None`: no
-    /// expiry).
-    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, WeixinError>;
-    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError>;
-    /// Stores only if the key is absent; whether it did.
-    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError>;
-    /// Deletes the key only if it still holds `expected`.
-    fn delete_if(&self, key: &str, expected: &str) -> Result<(), WeixinError>;
-}
-
-/// Wall-clock time (shared across machines through memcached) and sleeping.
-pub trait Clock {
-    /// Seconds since the Unix epoch.
-    fn now(&self) -> f64;
-    fn sleep(&self, duration: Duration);
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> f64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-    }
-    fn sleep(&self, duration: Duration) {
-        std::thread::sleep(duration);
-    }
-}
 
 /// The memcached keys of one token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -593,7 +564,8 @@ impl TokenService<'_> {
 
     fn fetch(&self, force: bool) -> Result<FetchedToken, WeixinError> {
         stats::UPSTREAM_CALLS.fetch_add(1, Ordering::Relaxed);
-        self.upstream.fetch(self.appid, self.secret, force).inspect_err(|_| {
+        let kind = if self.policy.stable { TokenKind::Stable { force } } else { TokenKind::Plain };
+        self.upstream.fetch(self.appid, self.secret, kind).inspect_err(|_| {
             stats::UPSTREAM_ERRORS.fetch_add(1, Ordering::Relaxed);
         })
     }
@@ -604,7 +576,7 @@ impl TokenService<'_> {
     fn publish(&self, entry: &Entry, now: f64) -> Result<(), WeixinError> {
         let ttl = entry.memcached_ttl(now);
         self.store.set(&self.keys.token, &entry.token, ttl)?;
-        self.store.set(&self.keys.meta, &entry.encode(), ttl)
+        Ok(self.store.set(&self.keys.meta, &entry.encode(), ttl)?)
     }
 
     /// Leaves `error` in the lock for `seconds`: until then nobody calls
@@ -707,8 +679,8 @@ mod tests {
         fn new(clock: &'c FakeClock) -> Self {
             MapStore { clock, values: RefCell::default(), down: Cell::new(false), gets: Cell::new(0), on_get: RefCell::new(None) }
         }
-        fn check(&self) -> Result<(), WeixinError> {
-            if self.down.get() { Err(WeixinError::local("memcached down")) } else { Ok(()) }
+        fn check(&self) -> Result<(), StoreError> {
+            if self.down.get() { Err(StoreError::new(StoreFault::Unreachable, "memcached down")) } else { Ok(()) }
         }
         /// Like memcached, whose clock ticks in whole seconds: a key may go
         /// up to a second before its TTL.
@@ -722,14 +694,14 @@ mod tests {
     }
 
     impl SharedStore for MapStore<'_> {
-        fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, WeixinError> {
+        fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
             let Some(value) = self.get(key)? else { return Ok(None) };
             let expiry = self.values.borrow()[key].1;
             // As memcached counts: whole seconds on its coarse clock.
             let left = expiry.is_finite().then(|| (expiry - self.clock.now().floor()) as u32);
             Ok(Some((value, left)))
         }
-        fn get(&self, key: &str) -> Result<Option<String>, WeixinError> {
+        fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
             self.check()?;
             self.gets.set(self.gets.get() + 1);
             if let Some(hook) = self.on_get.borrow_mut().as_mut() {
@@ -737,12 +709,12 @@ mod tests {
             }
             Ok(self.value(key))
         }
-        fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), WeixinError> {
+        fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError> {
             self.check()?;
             self.put(key, value, ttl);
             Ok(())
         }
-        fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, WeixinError> {
+        fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
             self.check()?;
             if self.value(key).is_some() {
                 return Ok(false);
@@ -750,7 +722,15 @@ mod tests {
             self.put(key, value, ttl);
             Ok(true)
         }
-        fn delete_if(&self, key: &str, expected: &str) -> Result<(), WeixinError> {
+        fn replace_if(&self, key: &str, expected: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
+            self.check()?;
+            if self.value(key).as_deref() != Some(expected) {
+                return Ok(false);
+            }
+            self.put(key, value, ttl);
+            Ok(true)
+        }
+        fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError> {
             self.check()?;
             if self.value(key).as_deref() == Some(expected) {
                 self.values.borrow_mut().remove(key);
@@ -792,7 +772,8 @@ mod tests {
     }
 
     impl Upstream for Script {
-        fn fetch(&self, _: &str, _: &Secret, force: bool) -> Result<FetchedToken, WeixinError> {
+        fn fetch(&self, _: &str, _: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError> {
+            let force = kind == TokenKind::Stable { force: true };
             self.calls.set(self.calls.get() + 1);
             if force {
                 self.forced.set(self.forced.get() + 1);

@@ -1,0 +1,108 @@
+//! What the token rules need from the world: memcached, WeChat and a clock.
+//! Adapters implement these; unit tests implement them with a map, a script
+//! and a fake clock.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::Secret;
+use crate::error::WeixinError;
+
+/// Why a memcached command did not give an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFault {
+    /// No answer: refused, reset, timed out, or the server is skipped for a
+    /// moment after such a failure. Nothing was stored.
+    Unreachable,
+    /// The server answered `SERVER_ERROR` (out of memory, too large): it is
+    /// up and reads work, but it stores nothing.
+    Full,
+    /// A command that changes state (`add`, a compare-and-swap) was sent
+    /// but its reply was lost: it may or may not have been applied. Never
+    /// re-sent; the caller reads the key back.
+    Ambiguous,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError {
+    pub fault: StoreFault,
+    /// Names the server and what to check; never holds a secret.
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(fault: StoreFault, message: impl Into<String>) -> StoreError {
+        StoreError { fault, message: message.into() }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<StoreError> for WeixinError {
+    fn from(error: StoreError) -> WeixinError {
+        WeixinError::local(error.message)
+    }
+}
+
+/// What the rules need from memcached. Every key of one token (the plain
+/// key and its companions) lives on one server: the one the plain key maps
+/// to.
+pub trait SharedStore {
+    /// A plain-string value (client flags 0), or `None`.
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The same, with the seconds memcached will still keep it, as
+    /// memcached itself counts them (`None`: no expiry).
+    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError>;
+    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError>;
+    /// Stores only if the key is absent; whether it did. A lost reply is
+    /// `StoreFault::Ambiguous`, never a second `add`.
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError>;
+    /// Stores `value` only if the key still holds `expected` (compare and
+    /// swap); whether it did. A lost reply is `StoreFault::Ambiguous`.
+    fn replace_if(&self, key: &str, expected: &str, value: &str, ttl: u32) -> Result<bool, StoreError>;
+    /// Deletes the key only if it still holds `expected`.
+    fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError>;
+}
+
+/// Which token endpoint a fetch uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `GET /cgi-bin/token`: each call invalidates the previous token.
+    Plain,
+    /// `POST /cgi-bin/stable_token`: every caller gets the same token, and
+    /// it invalidates nothing unless `force` (limited to 20 a day).
+    Stable { force: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedToken {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+/// Where new tokens come from: WeChat in production, a script in unit tests.
+pub trait Upstream {
+    fn fetch(&self, appid: &str, secret: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError>;
+}
+
+/// Wall-clock time (shared across machines through memcached) and sleeping.
+pub trait Clock {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> f64;
+    fn sleep(&self, duration: Duration);
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    }
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
