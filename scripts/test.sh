@@ -83,7 +83,7 @@ if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; say "no phpt resul
 for diff in "$ROOT"/php-tests/*.diff; do
     [ -f "$diff" ] || continue
     say "diff of ${diff#"$ROOT"/} (expected -, got +):"
-    head -n 40 "$diff" >&2
+    head -n 40 "$diff" | sed '$a\' >&2 # a diff may lack its last newline
 done
 [ -s "$WEIXIN_TEST_REPORT" ] && { say "figures measured by the tests:"; cat "$WEIXIN_TEST_REPORT" >&2; }
 [ "$cargo_status" -eq 0 ] || say "cargo test FAILED"
