@@ -23,7 +23,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 # nginx and wrk to load php-fpm like production.
 APT_PACKAGES=(php8.2-cli php8.2-dev php8.2-memcache php8.2-curl php8.2-fpm
               memcached libclang-dev clang python3 openssl ca-certificates
-              nginx-light wrk make)
+              nginx-light wrk make faketime)
 
 ensure_deps() {
     local missing=()

@@ -1,0 +1,129 @@
+--TEST--
+Clock skew between machines (±15 min, libfaketime) changes nothing: times shared through memcached are durations memcached measures, so no machine replaces a fresh token or serves an expired one
+--SKIPIF--
+<?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
+--FILE--
+<?php
+require __DIR__ . '/helpers.inc';
+$ini = ['weixin.cache_key' => 'skew_{appid}', 'weixin.local_cache_ttl' => '0'];
+
+// Processes of three machines: one on time, one 15 min ahead, one 15 min behind.
+$machines = [
+    'on time' => spawn_constructor($ini),
+    '+15m' => spawn_constructor($ini, skewed_env('+15m')),
+    '-15m' => spawn_constructor($ini, skewed_env('-15m')),
+];
+
+// libfaketime reaches PHP and, preloaded with it, the extension.
+foreach (['+15m', '-15m'] as $skew) {
+    $probe = spawn_child('return [time(), extension_loaded("weixin")];', $ini, skewed_env($skew));
+    [$then, $loaded] = ask($probe, 'go');
+    printf("%s: clock off by %+d min, extension loaded: %s\n", $skew, round(($then - time()) / 60), $loaded ? 'yes' : 'no');
+    echo stop_child($probe);
+}
+
+// (a) A token fetched on one machine is served as it is on the other, both ways.
+foreach (['+15m', '-15m'] as $skew) {
+    foreach ([['on time', $skew], [$skew, 'on time']] as [$first, $then]) {
+        $appid = test_appid('skew');
+        reset_account($appid, ['expires_in' => 20]);
+        $a = ask($machines[$first], $appid);
+        $b = ask($machines[$then], $appid);
+        printf("fetched %s, then read %s: same token: %s, upstream calls: %d\n", $first, $then,
+            isset($a['token'], $b['token']) && $a['token'] === $b['token'] ? 'yes' : 'no ' . json_encode([$a, $b]),
+            stats($appid)['token_calls']);
+        forget_token("skew_$appid");
+        reset_account($appid);
+    }
+}
+
+// (b) Two machines construct in turn for more than a token's lifetime
+// (8 s, due after 5 s: refresh_margin=3), for each skew and for two processes
+// with one clock (the baseline), without and with the process-local cache.
+// Every token served must be usable at that moment: the stand-in accepts it
+// (local_cache_ttl=0), or, with the local cache, it has not expired (its
+// expiry recorded when the stand-in issued it) and was not replaced more
+// than a second and a half ago (a process may keep a token for the moment
+// memcached's whole-second clock blurs; WeChat itself accepts a replaced
+// token for minutes, the stand-in not at all). And the two machines together
+// call WeChat no more often than the baseline, plus one.
+$children = [];
+$pairs = [];
+foreach (['0', '60'] as $ttl) {
+    $cached = ['weixin.cache_key' => 'skew_{appid}', 'weixin.local_cache_ttl' => $ttl, 'weixin.refresh_margin' => '3'];
+    foreach (['on time', 'on time too', '+15m', '-15m'] as $clock) {
+        $children[$ttl][$clock] = spawn_constructor($cached, str_starts_with($clock, 'on') ? [] : skewed_env($clock));
+    }
+    foreach (['same clock' => 'on time too', '+15m' => '+15m', '-15m' => '-15m'] as $label => $other) {
+        $appid = test_appid('skew');
+        reset_account($appid, ['expires_in' => 8]);
+        $pairs["local_cache_ttl=$ttl, $label"] = ['appid' => $appid, 'ttl' => $ttl, 'served' => 0, 'refused' => [],
+            'children' => [$children[$ttl]['on time'], $children[$ttl][$other]], 'issued' => [], 'current' => null];
+    }
+}
+$start = mark_time();
+while (mark_time($start) < 9.5) {
+    foreach ($pairs as &$pair) {
+        foreach ($pair['children'] as $child) {
+            $got = ask($child, $pair['appid']);
+            $now = mark_time($start);
+            $stats = stats($pair['appid']);
+            if ($stats['current_token'] !== $pair['current']) {
+                if ($pair['current'] !== null) {
+                    $pair['issued'][$pair['current']]['replaced'] = $now;
+                }
+                $pair['current'] = $stats['current_token'];
+                $pair['issued'][$pair['current']] = ['expires' => $now + $stats['current_token_expires_in'], 'replaced' => null];
+            }
+            $issued = $pair['issued'][$got['token'] ?? ''] ?? null;
+            if (!isset($got['token'])) {
+                $verdict = 'exception ' . ($got['code'] ?? '?');
+            } elseif ($pair['ttl'] === '0') {
+                $verdict = token_verdict($got['token']);
+            } elseif ($issued === null) {
+                $verdict = 'unknown token';
+            } elseif ($now >= $issued['expires']) {
+                $verdict = 'expired';
+            } elseif ($issued['replaced'] !== null && $now - $issued['replaced'] > 1.5) {
+                $verdict = 'replaced';
+            } else {
+                $verdict = 'ok';
+            }
+            if ($verdict === 'ok') {
+                $pair['served']++;
+            } else {
+                $pair['refused'][$verdict] = ($pair['refused'][$verdict] ?? 0) + 1;
+            }
+        }
+    }
+    unset($pair);
+    pause_ms(50);
+}
+foreach ($pairs as $label => $pair) {
+    $calls = stats($pair['appid'])['token_calls'];
+    $baseline = stats($pairs["local_cache_ttl={$pair['ttl']}, same clock"]['appid'])['token_calls'];
+    printf("%s: every token accepted when served: %s; upstream calls within the baseline + 1: %s\n", $label,
+        $pair['refused'] ? 'no ' . json_encode($pair['refused']) . " ({$pair['served']} accepted)" : 'yes',
+        $calls >= 2 && $calls <= $baseline + 1 && $baseline <= 4 ? 'yes' : "no ($calls, baseline $baseline)");
+}
+foreach ($pairs as $pair) {
+    forget_token("skew_{$pair['appid']}");
+    reset_account($pair['appid']);
+}
+foreach ([...array_values($machines), ...array_values($children['0']), ...array_values($children['60'])] as $child) {
+    echo stop_child($child);
+}
+?>
+--EXPECT--
++15m: clock off by +15 min, extension loaded: yes
+-15m: clock off by -15 min, extension loaded: yes
+fetched on time, then read +15m: same token: yes, upstream calls: 1
+fetched +15m, then read on time: same token: yes, upstream calls: 1
+fetched on time, then read -15m: same token: yes, upstream calls: 1
+fetched -15m, then read on time: same token: yes, upstream calls: 1
+local_cache_ttl=0, same clock: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+local_cache_ttl=0, +15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+local_cache_ttl=0, -15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+local_cache_ttl=60, same clock: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+local_cache_ttl=60, +15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+local_cache_ttl=60, -15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
