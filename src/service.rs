@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use once_cell::sync::Lazy;
 
-use crate::cache::{make_key, Memcached};
+use crate::cache::make_key;
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::ini;
+use crate::memcached::Memcached;
 use crate::token::{Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
 use crate::wechat::WeChatApi;
 
@@ -114,6 +115,7 @@ pub fn with_token_service<T>(
     let account = account(settings, appid)?;
     let store = Memcached {
         servers: &settings.memcache_servers,
+        home: &account.keys.token,
         timeout: settings.memcache_timeout,
     };
     let api = WeChatApi {

@@ -1,0 +1,346 @@
+//! The store against a fake memcached on loopback, one thread per
+//! connection, scripted per test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use super::*;
+
+/// One accepted connection, as the fake sees it.
+struct Peer {
+    reader: BufReader<TcpStream>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Peer {
+    /// The next request line (logged); the data block of an `ms` is read
+    /// too. `None` once the client closed.
+    fn request(&mut self) -> Option<String> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end().to_string();
+        if line.starts_with("ms ") {
+            let length: usize = line.split(' ').nth(2)?.parse().ok()?;
+            let mut data = vec![0; length + 2];
+            self.reader.read_exact(&mut data).ok()?;
+        }
+        self.log.lock().unwrap().push(line.clone());
+        Some(line)
+    }
+
+    fn reply(&mut self, bytes: &[u8]) {
+        let _ = self.reader.get_mut().write_all(bytes);
+    }
+
+    /// A well-behaved answer: nothing stored, everything stores.
+    fn answer(&mut self, line: &str) {
+        self.reply(if line.starts_with("mg ") { b"EN\r\n" } else { b"HD\r\n" });
+    }
+}
+
+struct Fake {
+    address: ServerAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
+    /// Told each time the fake has closed a connection.
+    closed: Mutex<mpsc::Receiver<()>>,
+}
+
+impl Fake {
+    /// Serves each connection with `serve(its number from 0, peer)`; the
+    /// connection closes when `serve` returns.
+    fn start(serve: impl Fn(usize, &mut Peer) + Send + Sync + 'static) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let serve = Arc::new(serve);
+        let (log2, connections2) = (Arc::clone(&log), Arc::clone(&connections));
+        let (closing, closed) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let number = connections2.fetch_add(1, Ordering::SeqCst);
+                let mut peer = Peer { reader: BufReader::new(stream), log: Arc::clone(&log2) };
+                let (serve, closing) = (Arc::clone(&serve), closing.clone());
+                thread::spawn(move || {
+                    serve(number, &mut peer);
+                    drop(peer);
+                    let _ = closing.send(());
+                });
+            }
+        });
+        Fake { address: ServerAddr { host: "127.0.0.1".into(), port }, log, connections, closed: Mutex::new(closed) }
+    }
+
+    /// Answers every request as a well-behaved empty memcached would.
+    fn plain() -> Fake {
+        Fake::start(|_, peer| {
+            while let Some(line) = peer.request() {
+                peer.answer(&line);
+            }
+        })
+    }
+
+    fn seen(&self, prefix: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|line| line.starts_with(prefix)).count()
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+fn store<'a>(servers: &'a [ServerAddr], home: &'a str) -> Memcached<'a> {
+    Memcached { servers, home, timeout: Duration::from_millis(500) }
+}
+
+impl Fake {
+    /// Waits until the fake closed a connection, and lets the close reach
+    /// the client's socket.
+    fn await_close(&self) {
+        self.closed.lock().unwrap().recv_timeout(Duration::from_secs(5)).expect("the fake closed a connection");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_add_whose_reply_is_lost_is_ambiguous_and_never_sent_again() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            if line.ends_with(" ME") {
+                return; // read, applied or not, and no reply: the connection closes
+            }
+            peer.answer(&line);
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = store(&servers, "k");
+    assert_eq!(store.get("k"), Ok(None), "a kept connection first");
+    let error = store.add("k:lock", "fetching 1", 7).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Ambiguous, "{error}");
+    assert_eq!(fake.seen("ms k:lock "), 1, "sent once, on no other connection either");
+    assert_eq!(store.get("k:lock"), Ok(None), "the server is not skipped: read back at once");
+    assert_eq!(fake.seen("ms k:lock "), 1);
+}
+
+#[test]
+fn a_lost_compare_and_swap_is_ambiguous() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            if line.starts_with("mg ") {
+                peer.reply(b"VA 3 c42\r\nold\r\n");
+            } else if line.ends_with(" C42") && line.starts_with("ms swap ") {
+                peer.reply(b"HD\r\n");
+            } else if line.ends_with(" C42") {
+                return;
+            } else {
+                peer.answer(&line);
+            }
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = store(&servers, "swap");
+    assert_eq!(store.replace_if("swap", "old", "new", 7), Ok(true));
+    assert_eq!(fake.seen("ms swap 3 T7 F0 C42"), 1);
+    assert_eq!(store.replace_if("swap", "other", "new", 7), Ok(false), "not the expected value: no ms");
+    assert_eq!(fake.seen("ms swap "), 1);
+    let error = store.replace_if("lost", "old", "new", 7).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Ambiguous, "{error}");
+    assert_eq!(fake.seen("ms lost "), 1);
+}
+
+#[test]
+fn server_error_is_full_and_the_server_stays_up() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            if line.starts_with("ms ") {
+                peer.reply(b"SERVER_ERROR out of memory storing object\r\n");
+            } else {
+                peer.reply(b"VA 2 f0\r\nT1\r\n");
+            }
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = store(&servers, "k");
+    let error = store.set("k", "T2", 60).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Full, "{error}");
+    assert!(error.message.contains("out of memory storing object"), "{error}");
+    assert_eq!(store.add("k:lock", "x", 7).unwrap_err().fault, StoreFault::Full);
+    assert_eq!(store.get("k").unwrap().as_deref(), Some("T1"), "reads still work");
+    assert_eq!(fake.connections(), 1, "one connection all along");
+}
+
+#[test]
+fn a_dead_kept_connection_is_replaced() {
+    let fake = Fake::start(|number, peer| {
+        while let Some(line) = peer.request() {
+            peer.answer(&line);
+            if number < 2 {
+                return; // the first two connections close after one reply (an idle timeout)
+            }
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = store(&servers, "k");
+    assert_eq!(store.get("k"), Ok(None));
+    fake.await_close();
+    assert_eq!(store.get("k"), Ok(None), "a get goes out again on a new connection");
+    fake.await_close();
+    assert_eq!(store.add("k:lock", "fetching 1", 7), Ok(true), "an add goes out on a live connection");
+    assert_eq!(fake.seen("ms k:lock "), 1);
+    assert_eq!(fake.seen("mg k "), 2, "the fake never read the get sent on the dead connection");
+    assert_eq!(fake.connections(), 3);
+}
+
+#[test]
+fn replies_split_across_small_writes_are_read_whole() {
+    let long = "x".repeat(10_000);
+    let value = long.clone();
+    let fake = Fake::start(move |_, peer| {
+        while let Some(line) = peer.request() {
+            let (reply, size) = if line == "mg k v f t" {
+                // A data block that holds "\r\n" itself.
+                (b"VA 10 f0 t100 c5\r\n0123\r\n6789\r\n".to_vec(), 3)
+            } else {
+                (format!("VA {} f0\r\n{value}\r\n", value.len()).into_bytes(), 997)
+            };
+            for chunk in reply.chunks(size) {
+                peer.reply(chunk);
+                thread::sleep(Duration::from_micros(200));
+            }
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = store(&servers, "k");
+    assert_eq!(store.get_with_ttl("k"), Ok(Some(("0123\r\n6789".to_string(), Some(100)))));
+    assert!(store.get("big").unwrap() == Some(long), "a value larger than the buffer");
+    assert_eq!(store.get_with_ttl("k"), Ok(Some(("0123\r\n6789".to_string(), Some(100)))));
+    assert_eq!(fake.connections(), 1);
+}
+
+#[test]
+fn only_plain_strings_are_values() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            peer.reply(match line.as_str() {
+                "mg serialized v f t" => b"VA 4 f1 t-1\r\nb:1;\r\n",
+                "mg forever v f t" => b"VA 2 f0 t-1\r\nT1\r\n",
+                _ => b"EN\r\n",
+            });
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = store(&servers, "k");
+    assert_eq!(store.get_with_ttl("serialized"), Ok(None));
+    assert_eq!(store.get_with_ttl("forever"), Ok(Some(("T1".to_string(), None))), "no expiry");
+    assert_eq!(store.get_with_ttl("missing"), Ok(None));
+}
+
+#[test]
+fn a_silent_server_times_out_and_is_skipped() {
+    let fake = Fake::start(|_, peer| while peer.request().is_some() {});
+    let servers = [fake.address.clone()];
+    let store = Memcached { servers: &servers, home: "k", timeout: Duration::from_millis(100) };
+    let started = Instant::now();
+    let error = store.get("k").unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(error.fault, StoreFault::Unreachable);
+    assert!(error.message.contains("timed out after 100ms"), "{error}");
+    assert!(took >= Duration::from_millis(100) && took < Duration::from_millis(400), "{took:?}");
+    let error = store.get("k").unwrap_err();
+    assert!(error.message.contains("failed moments ago"), "{error}");
+    assert_eq!(fake.seen("mg "), 1, "not sent again on a fresh connection");
+}
+
+#[test]
+fn an_old_memcached_is_named() {
+    let fake = Fake::start(|_, peer| {
+        while peer.request().is_some() {
+            peer.reply(b"ERROR\r\n");
+        }
+    });
+    let servers = [fake.address.clone()];
+    let error = store(&servers, "k").get("k").unwrap_err();
+    assert_eq!(error.fault, StoreFault::Unreachable);
+    assert!(error.message.contains("memcached 1.6 or newer is needed"), "{error}");
+}
+
+#[test]
+fn nobody_listening_is_unreachable() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let servers = [ServerAddr { host: "127.0.0.1".into(), port }];
+    let error = store(&servers, "k").add("k:lock", "x", 7).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Unreachable, "nothing was sent: not ambiguous");
+    assert!(error.message.contains("check weixin.memcache_servers"), "{error}");
+}
+
+#[test]
+fn every_key_goes_to_the_plain_keys_server() {
+    let fakes = [Fake::plain(), Fake::plain(), Fake::plain()];
+    let servers: Vec<ServerAddr> = fakes.iter().map(|f| f.address.clone()).collect();
+    let ring = Ring::new(&servers);
+    // A key whose companions would land elsewhere on their own.
+    let home = (0..1000)
+        .map(|i| format!("token{i}"))
+        .find(|k| {
+            let at = ring.server_for(k);
+            ring.server_for(&format!("{k}:lock")) != at && ring.server_for(&format!("{k}:meta")) != at
+        })
+        .unwrap();
+    let store = store(&servers, &home);
+    store.get_with_ttl(&home).unwrap();
+    store.set(&format!("{home}:meta"), "v1", 60).unwrap();
+    store.add(&format!("{home}:lock"), "x", 7).unwrap();
+    store.delete_if(&format!("{home}:lock"), "x").unwrap();
+    let at = ring.server_for(&home);
+    for (index, fake) in fakes.iter().enumerate() {
+        let expected = if index == at { 4 } else { 0 };
+        assert_eq!(fake.log.lock().unwrap().len(), expected, "server {index} (home on {at})");
+    }
+}
+
+/// Signals (a PHP pcntl handler, a timer) interrupt the blocking read of a
+/// slow reply many times: every EINTR is retried, none is an error.
+#[cfg(target_os = "linux")]
+#[test]
+fn signals_during_an_exchange_are_not_failures() {
+    use std::os::raw::{c_int, c_ulong};
+    use std::os::unix::thread::JoinHandleExt;
+
+    extern "C" {
+        fn signal(signum: c_int, handler: extern "C" fn(c_int)) -> usize;
+        fn pthread_kill(thread: c_ulong, signum: c_int) -> c_int;
+    }
+    const SIGUSR2: c_int = 12;
+    static HANDLED: AtomicUsize = AtomicUsize::new(0);
+    extern "C" fn count(_: c_int) {
+        HANDLED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    let fake = Fake::start(|_, peer| {
+        while peer.request().is_some() {
+            thread::sleep(Duration::from_millis(200));
+            peer.reply(b"VA 2 f0\r\nT1\r\n");
+        }
+    });
+    let servers = [fake.address.clone()];
+    // SAFETY: the handler only touches an atomic; signals go to one thread.
+    unsafe { signal(SIGUSR2, count) };
+    let client = thread::spawn(move || store(&servers, "k").get("k"));
+    let target = client.as_pthread_t() as c_ulong;
+    while !client.is_finished() {
+        // SAFETY: the thread is joined only after the loop: it still exists.
+        unsafe { pthread_kill(target, SIGUSR2) };
+        thread::sleep(Duration::from_micros(500));
+    }
+    assert_eq!(client.join().unwrap(), Ok(Some("T1".to_string())));
+    assert!(HANDLED.load(Ordering::SeqCst) > 50, "{} signals", HANDLED.load(Ordering::SeqCst));
+    assert_eq!(fake.connections(), 1, "no second connection");
+}
