@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Faults for the memcached phpt tests, in a child process so that the
+tests themselves only wait on events (their output lines).
+
+  memcached_faults.py proxy --to HOST:PORT [--delay S] [--lose-first-add-reply]
+      A meta-protocol proxy on a free loopback port (printed first). One
+      request, then its reply, per connection at a time. --delay: each reply
+      is held back S seconds. --lose-first-add-reply: the first "ms ... ME"
+      (an add) goes to memcached and memcached's reply is read, but the
+      client's connection is closed instead of forwarding it; a line
+      "lost the reply to: <request>" is printed.
+
+  memcached_faults.py signal PID SIGNAME
+      Sends the signal to PID as fast as it can until its stdin closes;
+      prints "started" after the first one, "sent N" at the end.
+"""
+
+import argparse
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+
+
+def read_line(stream):
+    line = stream.readline()
+    if not line.endswith(b"\r\n"):
+        return None
+    return line
+
+
+def read_request(client):
+    line = read_line(client)
+    if line is None:
+        return None
+    words = line.split()
+    if words and words[0] == b"ms":
+        line += client.read(int(words[2]) + 2)
+    return line
+
+
+def read_reply(server):
+    line = read_line(server)
+    if line is None:
+        return None
+    words = line.split()
+    if words and words[0] == b"VA":
+        line += server.read(int(words[1]) + 2)
+    return line
+
+
+def proxy(args):
+    host, port = args.to.rsplit(":", 1)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    print(listener.getsockname()[1], flush=True)
+    lost = threading.Lock()
+    state = {"lost": not args.lose_first_add_reply}
+
+    def serve(conn):
+        upstream = socket.create_connection((host, int(port)))
+        client, server = conn.makefile("rb"), upstream.makefile("rb")
+        try:
+            while True:
+                request = read_request(client)
+                if request is None:
+                    return
+                upstream.sendall(request)
+                reply = read_reply(server)
+                if reply is None:
+                    return
+                header = request.split(b"\r\n", 1)[0]
+                if header.startswith(b"ms ") and b"ME" in header.split()[3:]:
+                    with lost:
+                        lose, state["lost"] = not state["lost"], True
+                    if lose:
+                        print("lost the reply to: " + header.decode(), flush=True)
+                        return
+                if args.delay:
+                    time.sleep(args.delay)
+                conn.sendall(reply)
+        except OSError:
+            return
+        finally:
+            conn.close()
+            upstream.close()
+
+    while True:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def send_signals(args):
+    number = getattr(signal, args.signame)
+    sent = 0
+    while True:
+        try:
+            os.kill(args.pid, number)
+        except ProcessLookupError:
+            break
+        sent += 1
+        if sent == 1:
+            print("started", flush=True)
+        if select.select([sys.stdin], [], [], 0.0001)[0]:
+            break
+    print("sent %d" % sent, flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("proxy")
+    p.add_argument("--to", required=True)
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--lose-first-add-reply", action="store_true")
+    p.set_defaults(run=proxy)
+    s = commands.add_parser("signal")
+    s.add_argument("pid", type=int)
+    s.add_argument("signame")
+    s.set_defaults(run=send_signals)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
