@@ -52,7 +52,7 @@ explain(['weixin.api_base_url' => 'http://127.0.0.1:1']);
 ?>
 --EXPECTF--
 a timeout that is not a number:
-  exception: weixin.timeout must be a number of seconds between 0 and 3600, got 'five'
+  exception: weixin.timeout must be a number of seconds in (0, 3600], got 'five'
 a server list with a typo:
   exception: weixin.memcache_servers: 'cache1 11211' is not host:port
 an API base that is not a URL:

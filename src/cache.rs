@@ -5,8 +5,6 @@ use crate::config::MAX_KEY_LEN;
 use crate::error::WeixinError;
 use crate::token::LONGEST_SUFFIX;
 
-/// Longest value taken for a token; anything longer is not one.
-const MAX_TOKEN_LEN: usize = 2048;
 
 /// Builds the memcached key from `weixin.cache_key`, with `{appid}` replaced.
 ///
@@ -38,12 +36,6 @@ pub fn make_key(template: &str, appid: &str) -> Result<String, WeixinError> {
     Ok(key)
 }
 
-/// Whether a value looks like an access token: anything else (the empty
-/// string legacy code caches after a failure, text with spaces) counts as a
-/// miss. Non-string PHP values never get here: `get` takes only flags 0.
-pub fn is_token(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_TOKEN_LEN && value.bytes().all(|b| b.is_ascii_graphic())
-}
 
 #[cfg(test)]
 mod tests {
@@ -73,13 +65,5 @@ mod tests {
         assert!(make_key("{appid}", &"x".repeat(239)).is_err());
         assert!(make_key("{appid}", &"x".repeat(238)).is_ok());
         assert!(make_key("", "wx").is_err());
-    }
-
-    #[test]
-    fn only_token_shaped_strings_count() {
-        assert!(is_token("TOKEN_abc-1"));
-        assert!(!is_token(""));
-        assert!(!is_token("a b"));
-        assert!(!is_token(&"x".repeat(MAX_TOKEN_LEN + 1)));
     }
 }

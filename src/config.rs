@@ -31,7 +31,12 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
         "https://api.weixin.qq.com",
         "base URL of the WeChat API",
     ),
-    ("weixin.timeout", "5", "HTTP timeout in seconds"),
+    ("weixin.timeout", "5", "timeout in seconds of http_request() calls"),
+    (
+        "weixin.token_timeout",
+        "5",
+        "timeout in seconds of a token request (at most 30: it bounds how long others wait for it)",
+    ),
     (
         "weixin.ca_file",
         "",
@@ -131,8 +136,10 @@ pub struct Settings {
     pub memcache_servers: Vec<ServerAddr>,
     pub cache_key: String,
     pub api_base_url: String,
-    /// `weixin.timeout` and `weixin.ca_file`.
+    /// `weixin.timeout` and `weixin.ca_file`: `http_request()`.
     pub http: HttpOptions,
+    /// `weixin.token_timeout` and `weixin.ca_file`: the token request.
+    pub token_http: HttpOptions,
     pub refresh_margin: u64,
     pub memcache_timeout: Duration,
     pub local_cache_ttl: u64,
@@ -150,6 +157,7 @@ impl Settings {
         let base = get("weixin.api_base_url").trim().trim_end_matches('/').to_string();
         check_api_base_url(&base)?;
         let ca_file = get("weixin.ca_file").trim().to_string();
+        let ca_file = (!ca_file.is_empty()).then_some(ca_file);
         Ok(Settings {
             appid: get("weixin.appid").trim().to_string(),
             appsecret: Secret::new(get("weixin.appsecret").trim()),
@@ -158,7 +166,13 @@ impl Settings {
             api_base_url: base,
             http: HttpOptions {
                 timeout: parse_seconds("weixin.timeout", &get("weixin.timeout"))?,
-                ca_file: (!ca_file.is_empty()).then_some(ca_file),
+                timeout_setting: "weixin.timeout",
+                ca_file: ca_file.clone(),
+            },
+            token_http: HttpOptions {
+                timeout: parse_seconds_up_to("weixin.token_timeout", &get("weixin.token_timeout"), MAX_TOKEN_TIMEOUT)?,
+                timeout_setting: "weixin.token_timeout",
+                ca_file,
             },
             refresh_margin: parse_whole_seconds(
                 "weixin.refresh_margin",
@@ -261,15 +275,23 @@ fn parse_server(entry: &str) -> Result<ServerAddr, WeixinError> {
 }
 
 fn parse_seconds(name: &str, value: &str) -> Result<Duration, WeixinError> {
+    parse_seconds_up_to(name, value, 3600.0)
+}
+
+/// A token request holds the fetch lock, and every cold process waits on
+/// it: its timeout is bounded.
+pub const MAX_TOKEN_TIMEOUT: f64 = 30.0;
+
+fn parse_seconds_up_to(name: &str, value: &str, max: f64) -> Result<Duration, WeixinError> {
     value
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= max)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| {
             WeixinError::config(format!(
-                "{name} must be a number of seconds between 0 and 3600, got '{}'",
+                "{name} must be a number of seconds in (0, {max}], got '{}'",
                 value.trim()
             ))
         })
@@ -353,6 +375,12 @@ mod tests {
     fn numbers_are_validated() {
         assert!(settings(&[("weixin.timeout", "0")]).is_err());
         assert!(settings(&[("weixin.timeout", "abc")]).is_err());
+        for bad in ["0", "31", "abc", "-1", "inf"] {
+            let error = settings(&[("weixin.token_timeout", bad)]).unwrap_err();
+            assert!(error.message.contains("weixin.token_timeout") && error.message.contains("(0, 30]"), "{}", error.message);
+        }
+        let s = settings(&[("weixin.token_timeout", "30"), ("weixin.timeout", "600")]).unwrap();
+        assert_eq!((s.token_http.timeout, s.http.timeout), (Duration::from_secs(30), Duration::from_secs(600)));
         assert!(settings(&[("weixin.refresh_margin", "-1")]).is_err());
         let s = settings(&[("weixin.timeout", "0.5")]).unwrap();
         assert_eq!(s.http.timeout, Duration::from_millis(500));

@@ -13,10 +13,14 @@ use reqwest::blocking::{multipart, Client};
 
 use crate::error::WeixinError;
 
-/// What shapes a client; a change rebuilds it.
+/// How a request is made. The timeout is per request; only the CA file
+/// shapes the client (a change rebuilds it), so token requests and
+/// `http_request()` calls with other timeouts share one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpOptions {
     pub timeout: Duration,
+    /// The setting that gives `timeout`, named when it is reached.
+    pub timeout_setting: &'static str,
     pub ca_file: Option<String>,
 }
 
@@ -61,7 +65,7 @@ pub struct Response {
 
 struct ProcessClient {
     pid: u32,
-    options: HttpOptions,
+    ca_file: Option<String>,
     client: Client,
 }
 
@@ -89,6 +93,7 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
         Body::Form(fields) => client.post(url).multipart(build_form(fields)?),
     };
     let response = request
+        .timeout(options.timeout)
         .send()
         .map_err(|e| WeixinError::local(format!("request to {} failed: {}", shown, describe(e, options))))?;
     let status = response.status().as_u16();
@@ -106,7 +111,7 @@ fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
     let pid = std::process::id();
     let mut slot = CLIENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(current) = slot.as_ref() {
-        if current.pid == pid && current.options == *options {
+        if current.pid == pid && current.ca_file == options.ca_file {
             return Ok(current.client.clone());
         }
     }
@@ -118,7 +123,7 @@ fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
     let client = build_client(options)?;
     *slot = Some(ProcessClient {
         pid,
-        options: options.clone(),
+        ca_file: options.ca_file.clone(),
         client: client.clone(),
     });
     Ok(client)
@@ -126,8 +131,6 @@ fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
 
 fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
     let mut builder = Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(options.timeout)
         .user_agent(USER_AGENT)
         // curl does not follow redirects either; a redirect must never carry
         // the token URL (and its secret) to another host.
@@ -217,8 +220,8 @@ fn describe(error: reqwest::Error, options: &HttpOptions) -> String {
     }
     if timed_out {
         text.push_str(&format!(
-            " (timed out after {:?}; see weixin.timeout)",
-            options.timeout
+            " (timed out after {:?}; see {})",
+            options.timeout, options.timeout_setting
         ));
     }
     if text.contains("certificate") || text.contains("UnknownIssuer") {
@@ -259,6 +262,7 @@ mod tests {
     fn transport_errors_never_show_the_query() {
         let options = HttpOptions {
             timeout: Duration::from_millis(300),
+            timeout_setting: "weixin.timeout",
             ca_file: None,
         };
         // Port 9 on loopback: nothing listens, the connection is refused.
@@ -273,6 +277,7 @@ mod tests {
     fn an_unreadable_ca_file_is_a_clear_error() {
         let options = HttpOptions {
             timeout: Duration::from_secs(1),
+            timeout_setting: "weixin.timeout",
             ca_file: Some("/nonexistent/ca.pem".into()),
         };
         let err = send(&options, "https://127.0.0.1:9/", Body::None).unwrap_err();

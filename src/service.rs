@@ -28,6 +28,9 @@ struct Account {
     /// The token this process holds for the account's memcached pool and key.
     local: Arc<LocalSlot>,
     policy: Policy,
+    /// The API base URL and CA setting: with the credentials, whose
+    /// failure a marker in the lock is.
+    upstream_id: String,
 }
 
 /// Accounts by AppID, for one parse of the settings; the last one used is
@@ -81,9 +84,10 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
         policy: Policy::new(
             settings.refresh_margin,
             settings.local_cache_ttl,
-            settings.http.timeout,
+            settings.token_http.timeout,
             settings.use_stable_token,
         ),
+        upstream_id: format!("{}|{}", settings.api_base_url, settings.token_http.ca_file.as_deref().unwrap_or("")),
     });
     ACCOUNTS.with_borrow_mut(|accounts| {
         if accounts.generation != generation {
@@ -120,7 +124,7 @@ pub fn with_token_service<T>(
     };
     let api = WeChatApi {
         base_url: &settings.api_base_url,
-        http: &settings.http,
+        http: &settings.token_http,
     };
     let service = TokenService {
         store: &store,
@@ -130,6 +134,7 @@ pub fn with_token_service<T>(
         keys: &account.keys,
         appid,
         secret,
+        upstream_id: &account.upstream_id,
         policy: &account.policy,
         warn,
     };

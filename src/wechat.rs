@@ -52,7 +52,7 @@ pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, Weixi
     let token = reply
         .get("access_token")
         .and_then(Value::as_str)
-        .filter(|t| crate::cache::is_token(t))
+        .filter(|t| crate::token::is_token(t))
         .ok_or_else(|| {
             WeixinError::local(format!(
                 "WeChat token request failed: the reply has no usable access_token (body: {})",

@@ -3,7 +3,8 @@
 //! and a fake clock.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::config::Secret;
 use crate::error::WeixinError;
@@ -89,9 +90,10 @@ pub trait Upstream {
     fn fetch(&self, appid: &str, secret: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError>;
 }
 
-/// Wall-clock time (shared across machines through memcached) and sleeping.
+/// This process's clock, in seconds, and sleeping. Only durations count:
+/// a time is never compared with another process's or machine's, so the
+/// clock is monotonic (a wall-clock step changes nothing).
 pub trait Clock {
-    /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
     fn sleep(&self, duration: Duration);
 }
@@ -100,7 +102,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> f64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+        static START: OnceLock<Instant> = OnceLock::new();
+        // Far from zero, so that 0.0 is always long ago.
+        START.get_or_init(Instant::now).elapsed().as_secs_f64() + 1_000_000.0
     }
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);

@@ -1,0 +1,195 @@
+//! A token and its life: when it is due for replacement, until when it is
+//! served, how long memcached keeps it, and how that is shared.
+//!
+//! Times here are this process's own clock. What goes to memcached is
+//! relative: `KEY:meta` holds seconds counted from the write, and a reader
+//! learns how long ago that was from memcached itself (the key's remaining
+//! TTL), so machines whose clocks disagree still agree on a token's age.
+
+use super::ports::FetchedToken;
+
+/// memcached reads an expiry over 30 days as a Unix timestamp.
+pub const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
+
+/// Longest value taken for a token; anything longer is not one.
+pub const MAX_TOKEN_LEN: usize = 2048;
+
+/// Whether a value looks like an access token: anything else (the empty
+/// string legacy code caches after a failure, text with spaces) is a miss.
+pub fn is_token(value: &str) -> bool {
+    !value.is_empty() && value.len() <= MAX_TOKEN_LEN && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A token and what is known of its life, on this process's clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub token: String,
+    /// From here on, one process should replace it.
+    pub refresh_at: f64,
+    /// Served until here.
+    pub expires_at: f64,
+    /// When WeChat's own lifetime (`expires_in`) ends.
+    pub dies_at: f64,
+}
+
+impl Entry {
+    pub fn fresh(fetched: FetchedToken, now: f64, refresh_margin: u64) -> Entry {
+        let lifetime = fetched.expires_in.clamp(1, MAX_RELATIVE_TTL);
+        let refresh_after = refresh_delay(lifetime, refresh_margin) as u64;
+        Entry {
+            token: fetched.token,
+            refresh_at: now + refresh_after as f64,
+            expires_at: now + serve_ttl(lifetime, refresh_after) as f64,
+            dies_at: now + lifetime as f64,
+        }
+    }
+
+    /// A token cached by legacy code: nothing is known of it but how long
+    /// memcached keeps it, and legacy code caches a token for its lifetime.
+    /// So it is served until memcached drops it (less a second: memcached
+    /// may drop it a second early) and due `refresh_margin` before, like
+    /// ours; one with no expiry is used as it is.
+    pub fn legacy(token: String, kept_for: Option<u32>, now: f64, refresh_margin: u64) -> Entry {
+        let expires_at = kept_for.map_or(f64::INFINITY, |kept_for| now + f64::from(kept_for) - 1.0);
+        Entry {
+            token,
+            refresh_at: expires_at - refresh_margin as f64,
+            expires_at,
+            dies_at: expires_at + 1.0,
+        }
+    }
+
+    /// `KEY:meta` for a write at `now` whose keys memcached keeps `ttl`
+    /// seconds: `v2 ttl refresh_after serve_for dies_after token`, each
+    /// time in seconds after the write.
+    pub fn encode(&self, now: f64, ttl: u32) -> String {
+        format!(
+            "v2 {ttl} {:.3} {:.3} {:.3} {}",
+            self.refresh_at - now,
+            self.expires_at - now,
+            self.dies_at - now,
+            self.token
+        )
+    }
+
+    /// Reads `KEY:meta` back for the token found under the plain key, which
+    /// memcached keeps `kept_for` more seconds. The write was `ttl -
+    /// kept_for` seconds ago as memcached counts them; its clock ticks in
+    /// whole seconds, so the age is taken a second longer (the token is
+    /// replaced and dropped a little early, never late). `None`: the record
+    /// is of another token, of another format (older versions), or does not
+    /// match the key's TTL (the key was written again since).
+    pub fn decode(value: &str, token: &str, kept_for: Option<u32>, now: f64) -> Option<Entry> {
+        let mut parts = value.split(' ');
+        if parts.next()? != "v2" {
+            return None;
+        }
+        let ttl: u32 = parts.next()?.parse().ok()?;
+        let mut seconds = || parts.next()?.parse::<f64>().ok().filter(|t| t.is_finite());
+        let (refresh_after, serve_for, dies_after) = (seconds()?, seconds()?, seconds()?);
+        if parts.next()? != token || parts.next().is_some() {
+            return None;
+        }
+        let kept_for = kept_for.filter(|&left| left <= ttl)?;
+        let written_at = now - f64::from(ttl - kept_for) - 1.0;
+        Some(Entry {
+            token: token.to_string(),
+            refresh_at: written_at + refresh_after,
+            expires_at: written_at + serve_for,
+            dies_at: written_at + dies_after,
+        })
+    }
+
+    /// Seconds memcached should keep it: a second past the time it is served
+    /// until (memcached's clock ticks in whole seconds and may drop a key up
+    /// to a second early), not into the next second after WeChat's own expiry.
+    pub fn memcached_ttl(&self, now: f64) -> u32 {
+        let kept = ((self.expires_at - now).ceil() + 1.0).min((self.dies_at - now).ceil());
+        (kept.max(1.0) as u64).min(MAX_RELATIVE_TTL) as u32
+    }
+}
+
+/// When a token is due for replacement: `expires_in - margin`, never 0
+/// (memcached's "forever") or less, never past `expires_in`, never over 30
+/// days (memcached's timestamp threshold). When the margin eats the whole
+/// lifetime, half the lifetime is used.
+pub fn refresh_delay(expires_in: u64, refresh_margin: u64) -> u32 {
+    let lifetime = expires_in.clamp(1, MAX_RELATIVE_TTL);
+    let delay = if refresh_margin < lifetime {
+        lifetime - refresh_margin
+    } else {
+        (lifetime / 2).max(1)
+    };
+    delay as u32
+}
+
+/// How long a token is served: its lifetime less a guard (a tenth, at most
+/// a minute) for the fetch's own latency, never before its refresh point.
+pub fn serve_ttl(lifetime: u64, refresh_after: u64) -> u64 {
+    let guard = (lifetime / 10).min(60).max(u64::from(lifetime > 1));
+    (lifetime - guard).max(refresh_after).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(token: &str, expires_in: u64) -> FetchedToken {
+        FetchedToken { token: token.into(), expires_in }
+    }
+
+    #[test]
+    fn only_token_shaped_strings_count() {
+        assert!(is_token("TOKEN_abc-1"));
+        assert!(!is_token(""));
+        assert!(!is_token("a b"));
+        assert!(!is_token(&"x".repeat(MAX_TOKEN_LEN + 1)));
+    }
+
+    #[test]
+    fn records_are_relative_and_read_back_on_any_clock() {
+        let entry = Entry::fresh(fetched("ABC", 7200), 100.0, 300);
+        let ttl = entry.memcached_ttl(100.0);
+        assert_eq!(ttl, 7141);
+        let record = entry.encode(100.0, ttl);
+        assert_eq!(record, "v2 7141 6900.000 7140.000 7200.000 ABC");
+        // Read 40 s later (memcached says so) by a machine whose clock is
+        // 15 minutes ahead: the same schedule on its own clock, a second early.
+        let reader_now = 100.0 + 40.0 + 900.0;
+        let read = Entry::decode(&record, "ABC", Some(ttl - 40), reader_now).unwrap();
+        assert_eq!(read.refresh_at, reader_now - 41.0 + 6900.0);
+        assert_eq!(read.expires_at, reader_now - 41.0 + 7140.0);
+    }
+
+    #[test]
+    fn records_of_other_tokens_formats_or_writes_are_not_used() {
+        let record = Entry::fresh(fetched("ABC", 7200), 0.0, 300).encode(0.0, 7141);
+        assert!(Entry::decode(&record, "OTHER", Some(7000), 0.0).is_none());
+        assert!(Entry::decode(&record, "ABC", None, 0.0).is_none(), "the key lost its TTL");
+        assert!(Entry::decode(&record, "ABC", Some(7142), 0.0).is_none(), "the key was written again");
+        for bad in ["", "v2", "v1 1 2 3 4 ABC", "v2 x 1 2 3 ABC", "v2 7141 1 2 ABC", "v2 7141 1 2 3 ABC X", "v2 7141 a 2 3 ABC"] {
+            assert!(Entry::decode(bad, "ABC", Some(7000), 0.0).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_and_serve_times_are_clamped() {
+        assert_eq!(refresh_delay(7200, 300), 6900);
+        assert_eq!(refresh_delay(300, 300), 150);
+        assert_eq!(refresh_delay(200, 300), 100);
+        assert_eq!(refresh_delay(1, 300), 1);
+        assert_eq!(refresh_delay(0, 300), 1);
+        assert_eq!(refresh_delay(7200, 0), 7200);
+        assert_eq!(refresh_delay(10_000_000, 300), (MAX_RELATIVE_TTL - 300) as u32);
+        for expires in [1, 2, 5, 299, 300, 301, 7200, u64::MAX] {
+            for margin in [0, 1, 300, 7200, u64::MAX] {
+                let refresh = u64::from(refresh_delay(expires, margin));
+                let serve = serve_ttl(expires.clamp(1, MAX_RELATIVE_TTL), refresh);
+                assert!(refresh >= 1 && refresh <= expires && refresh <= MAX_RELATIVE_TTL, "{expires} {margin}");
+                assert!(serve >= refresh && serve <= expires && serve <= MAX_RELATIVE_TTL, "{expires} {margin}");
+            }
+        }
+        assert_eq!(serve_ttl(7200, 6900), 7140);
+        assert_eq!(serve_ttl(300, 150), 270);
+    }
+}

@@ -1,0 +1,735 @@
+//! The rules against a map for memcached (with its coarse clock), a script
+//! for WeChat and fake clocks: one process, several, several machines.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::entry::Entry;
+use super::local::LocalSlot;
+use super::lock;
+use super::*;
+use crate::config::Secret;
+use crate::error::WeixinError;
+
+/// Key → (value, expiry on memcached's clock).
+type Values = HashMap<String, (String, f64)>;
+/// (key, values, memcached's clock now)
+type GetHook = Box<dyn FnMut(&str, &mut Values, f64)>;
+
+/// memcached as a map with TTLs on its own clock; can be switched off,
+/// made full, or made to lose the reply of the next `add`.
+struct MapStore<'c> {
+    clock: &'c FakeClock,
+    values: RefCell<Values>,
+    down: Cell<bool>,
+    full: Cell<bool>,
+    /// The next state-changing command is applied but its reply is lost.
+    lose_next_reply: Cell<bool>,
+    gets: Cell<u32>,
+    adds: Cell<u32>,
+    /// Called on each get: lets a test act as "another process".
+    on_get: RefCell<Option<GetHook>>,
+}
+
+impl<'c> MapStore<'c> {
+    fn new(clock: &'c FakeClock) -> Self {
+        MapStore {
+            clock,
+            values: RefCell::default(),
+            down: Cell::new(false),
+            full: Cell::new(false),
+            lose_next_reply: Cell::new(false),
+            gets: Cell::new(0),
+            adds: Cell::new(0),
+            on_get: RefCell::new(None),
+        }
+    }
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.get() {
+            Err(StoreError::new(StoreFault::Unreachable, "memcached down"))
+        } else {
+            Ok(())
+        }
+    }
+    fn check_write(&self) -> Result<(), StoreError> {
+        self.check()?;
+        if self.full.get() {
+            return Err(StoreError::new(StoreFault::Full, "SERVER_ERROR out of memory storing object"));
+        }
+        Ok(())
+    }
+    /// Like memcached, whose clock ticks in whole seconds: a key may go up
+    /// to a second before its TTL.
+    fn put(&self, key: &str, value: &str, ttl: u32) {
+        self.values.borrow_mut().insert(key.into(), (value.into(), self.clock.now().floor() + f64::from(ttl)));
+    }
+    fn value(&self, key: &str) -> Option<String> {
+        let now = self.clock.now();
+        self.values.borrow().get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v.clone())
+    }
+    fn reply_lost(&self) -> Result<(), StoreError> {
+        if self.lose_next_reply.replace(false) {
+            return Err(StoreError::new(StoreFault::Ambiguous, "reply lost"));
+        }
+        Ok(())
+    }
+}
+
+impl SharedStore for MapStore<'_> {
+    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
+        let Some(value) = self.get(key)? else { return Ok(None) };
+        let expiry = self.values.borrow()[key].1;
+        // As memcached counts: whole seconds on its coarse clock.
+        let left = expiry.is_finite().then(|| (expiry - self.clock.now().floor()) as u32);
+        Ok(Some((value, left)))
+    }
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        self.gets.set(self.gets.get() + 1);
+        if let Some(hook) = self.on_get.borrow_mut().as_mut() {
+            hook(key, &mut self.values.borrow_mut(), self.clock.0.get());
+        }
+        Ok(self.value(key))
+    }
+    fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError> {
+        self.check_write()?;
+        self.put(key, value, ttl);
+        Ok(())
+    }
+    fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
+        self.check_write()?;
+        self.adds.set(self.adds.get() + 1);
+        if self.value(key).is_some() {
+            return Ok(false);
+        }
+        self.put(key, value, ttl);
+        self.reply_lost()?;
+        Ok(true)
+    }
+    fn replace_if(&self, key: &str, expected: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
+        self.check_write()?;
+        if self.value(key).as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        self.put(key, value, ttl);
+        self.reply_lost()?;
+        Ok(true)
+    }
+    fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError> {
+        self.check()?;
+        if self.value(key).as_deref() == Some(expected) {
+            self.values.borrow_mut().remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Time that moves only when told, or by `step` at each reading (as real
+/// time moves between the readings around a fetch).
+struct FakeClock(Cell<f64>, Cell<f64>);
+
+impl Clock for FakeClock {
+    fn now(&self) -> f64 {
+        let now = self.0.get();
+        self.0.set(now + self.1.get());
+        now
+    }
+    fn sleep(&self, duration: Duration) {
+        self.0.set(self.0.get() + duration.as_secs_f64());
+    }
+}
+
+impl FakeClock {
+    fn advance(&self, seconds: f64) {
+        self.0.set(self.0.get() + seconds);
+    }
+}
+
+/// Another machine's clock: the same time, read `offset` seconds off.
+struct SkewedClock<'c>(&'c FakeClock, f64);
+
+impl Clock for SkewedClock<'_> {
+    fn now(&self) -> f64 {
+        self.0.now() + self.1
+    }
+    fn sleep(&self, duration: Duration) {
+        self.0.sleep(duration)
+    }
+}
+
+/// WeChat: numbered plain tokens, one stable token at a time, or scripted
+/// failures.
+#[derive(Default)]
+struct Script {
+    calls: Cell<u32>,
+    plain: Cell<u32>,
+    stable: Cell<u32>,
+    forced: Cell<u32>,
+    failing: Cell<bool>,
+    expires_in: Cell<u64>,
+    /// The current stable token (a non-forced call returns it).
+    stable_current: RefCell<Option<String>>,
+}
+
+impl Upstream for Script {
+    fn fetch(&self, _: &str, _: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError> {
+        self.calls.set(self.calls.get() + 1);
+        let expires_in = match self.expires_in.get() {
+            0 => 7200,
+            e => e,
+        };
+        match kind {
+            TokenKind::Plain => self.plain.set(self.plain.get() + 1),
+            TokenKind::Stable { force } => {
+                self.stable.set(self.stable.get() + 1);
+                self.forced.set(self.forced.get() + u32::from(force));
+            }
+        }
+        if self.failing.get() {
+            return Err(WeixinError::wechat(-1, "system error"));
+        }
+        let token = match kind {
+            TokenKind::Plain => format!("T{}", self.calls.get()),
+            TokenKind::Stable { force } => {
+                let mut current = self.stable_current.borrow_mut();
+                if force || current.is_none() {
+                    *current = Some(format!("S{}", self.calls.get()));
+                }
+                current.clone().unwrap()
+            }
+        };
+        Ok(FetchedToken { token, expires_in })
+    }
+}
+
+struct World {
+    clock: FakeClock,
+    upstream: Script,
+    local: LocalSlot,
+    warnings: Cell<u32>,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            clock: FakeClock(Cell::new(1_000_000.0), Cell::new(0.0)),
+            upstream: Script::default(),
+            local: LocalSlot::default(),
+            warnings: Cell::new(0),
+        }
+    }
+}
+
+fn leak<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
+}
+
+fn service<'a>(world: &'a World, store: &'a MapStore<'a>, warn: &'a dyn Fn(&WeixinError), stable: bool) -> TokenService<'a> {
+    TokenService {
+        store,
+        upstream: &world.upstream,
+        clock: &world.clock,
+        local: &world.local,
+        keys: leak(Keys::new("k", stable)),
+        appid: "wx",
+        secret: leak(Secret::new("s")),
+        upstream_id: "https://api|",
+        policy: leak(Policy::new(300, 60, Duration::from_secs(5), stable)),
+        warn,
+    }
+}
+
+/// The same service with another refresh margin and local-cache TTL.
+fn with_policy(svc: TokenService<'_>, refresh_margin: u64, local_cache_ttl: u64) -> TokenService<'_> {
+    let policy = Policy::new(refresh_margin, local_cache_ttl, Duration::from_secs(5), false);
+    TokenService { policy: leak(policy), ..svc }
+}
+
+/// Another process (its own local cache) of the same world.
+fn other_process<'a>(svc: &TokenService<'a>) -> TokenService<'a> {
+    TokenService { local: leak(LocalSlot::default()), ..*svc }
+}
+
+macro_rules! setup {
+    ($world:ident, $store:ident, $svc:ident) => {
+        setup!($world, $store, $svc, false)
+    };
+    ($world:ident, $store:ident, $svc:ident, $stable:expr) => {
+        let $world = World::new();
+        let $store = MapStore::new(&$world.clock);
+        let warn = |_: &WeixinError| $world.warnings.set($world.warnings.get() + 1);
+        let $svc = service(&$world, &$store, &warn, $stable);
+    };
+}
+
+/// What another process's `publish` leaves in memcached: a token written
+/// just now for `expires_in` seconds with a 300 s margin.
+fn published_elsewhere(values: &mut Values, now: f64, token: &str) {
+    let entry = Entry::fresh(FetchedToken { token: token.into(), expires_in: 7200 }, now, 300);
+    let ttl = entry.memcached_ttl(now);
+    let expiry = now.floor() + f64::from(ttl);
+    values.insert("k".into(), (token.into(), expiry));
+    values.insert("k:meta".into(), (entry.encode(now, ttl), expiry));
+}
+
+#[test]
+fn cold_start_fetches_once_and_shares_for_both_kinds_of_readers() {
+    setup!(world, store, svc);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(store.value("k").as_deref(), Some("T1"));
+    assert!(store.value("k:meta").unwrap().starts_with("v2 7141 6900.000 7140.000 7200.000 T1"));
+    assert_eq!(store.value("k:lock"), None, "the lock is released");
+    // A second process (empty local cache) takes it from memcached.
+    world.local.clear();
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn the_local_cache_answers_without_memcached_until_its_ttl() {
+    setup!(world, store, svc);
+    svc.token().unwrap();
+    store.down.set(true);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(world.warnings.get(), 0, "memcached was not asked");
+    world.clock.advance(61.0);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(world.warnings.get(), 1);
+}
+
+#[test]
+fn a_waiter_takes_the_winners_token_instead_of_fetching() {
+    setup!(world, store, svc);
+    store.put("k:lock", &lock::fetching(7, "elsewhere"), 7);
+    // The other process publishes on the third poll.
+    let polls = Cell::new(0);
+    *store.on_get.borrow_mut() = Some(Box::new(move |key, values, now| {
+        if key == "k" {
+            polls.set(polls.get() + 1);
+            if polls.get() == 3 {
+                published_elsewhere(values, now, "OTHER");
+            }
+        }
+    }));
+    assert_eq!(svc.token().unwrap(), "OTHER");
+    assert_eq!(world.upstream.calls.get(), 0);
+}
+
+#[test]
+fn a_token_published_between_the_look_and_the_lock_is_taken_not_fetched_again() {
+    setup!(world, store, svc);
+    *store.on_get.borrow_mut() = Some(Box::new(move |key, values, now| {
+        if key == "k:lock" && !values.contains_key("k:meta") {
+            published_elsewhere(values, now, "OTHER");
+        }
+    }));
+    assert_eq!(svc.token().unwrap(), "OTHER");
+    assert_eq!(world.upstream.calls.get(), 0);
+    assert_eq!(store.value("k:lock"), None, "the lock was given back");
+}
+
+#[test]
+fn a_due_token_replaced_between_the_look_and_the_lock_is_not_replaced_twice() {
+    setup!(world, store, svc);
+    svc.token().unwrap();
+    world.clock.advance(6900.0);
+    *store.on_get.borrow_mut() = Some(Box::new(move |key, values, now| {
+        if key == "k:lock" {
+            published_elsewhere(values, now, "T9");
+        }
+    }));
+    assert_eq!(svc.token().unwrap(), "T9");
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn a_dead_winners_lock_lapses_and_a_waiter_takes_over() {
+    setup!(world, store, svc);
+    store.put("k:lock", &lock::fetching(7, "dead-process"), 7);
+    let started = world.clock.now();
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert!(world.clock.now() - started >= 7.0 - 1.0);
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn a_lock_stuck_past_its_own_deadline_is_taken_over_whatever_its_ttl() {
+    for stuck in [lock::fetching(3, "stuck-host:1:1:0"), "fetching oldhost:123:1700000000000000000:0".to_string()] {
+        setup!(world, store, svc);
+        let svc = TokenService { policy: leak(Policy::new(300, 60, Duration::from_secs(1), false)), ..svc };
+        store.put("k:lock", &stuck, 3600);
+        let started = world.clock.now();
+        assert_eq!(svc.token().unwrap(), "T1", "{stuck}");
+        let waited = world.clock.now() - started;
+        assert!((3.0..=3.0 + 1.0 + 1.0).contains(&waited), "{stuck}: waited {waited}");
+        // Another process finds the token, not the lock.
+        assert_eq!(other_process(&svc).token().unwrap(), "T1");
+        assert_eq!(world.upstream.calls.get(), 1);
+        assert_eq!(store.value("k:lock"), None);
+    }
+}
+
+#[test]
+fn a_stuck_lock_does_not_stop_a_refresh_ahead_forever() {
+    setup!(world, store, svc);
+    svc.token().unwrap();
+    world.clock.advance(6900.0);
+    store.put("k:lock", &lock::fetching(7, "stuck"), 3600);
+    // Seen, not waited for: the current token is served.
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.clock.advance(9.0);
+    assert_eq!(svc.token().unwrap(), "T2", "taken over past its deadline");
+}
+
+#[test]
+fn a_failed_cold_fetch_is_reported_to_waiters_without_more_calls() {
+    setup!(world, store, svc);
+    world.upstream.failing.set(true);
+    assert_eq!(svc.token().unwrap_err().code, -1);
+    assert_eq!(other_process(&svc).token().unwrap_err().code, -1);
+    assert_eq!(world.upstream.calls.get(), 1, "the back-off held the second caller");
+    assert!(store.value("k").is_none() && store.value("k:meta").is_none());
+    world.clock.advance(3.0);
+    svc.token().unwrap_err();
+    assert_eq!(world.upstream.calls.get(), 2, "retried after the back-off");
+}
+
+#[test]
+fn a_failure_marker_is_only_adopted_by_processes_it_concerns() {
+    setup!(world, store, svc);
+    let wrong = TokenService { secret: leak(Secret::new("wrong")), ..other_process(&svc) };
+    world.upstream.failing.set(true);
+    assert_eq!(wrong.token().unwrap_err().code, -1);
+    world.upstream.failing.set(false);
+    // The right credentials wait out the marker, then fetch their own.
+    assert_eq!(svc.token().unwrap(), "T2");
+    assert_eq!(world.upstream.calls.get(), 2);
+    // Another upstream (API base URL, CA file) does not adopt it either.
+    let elsewhere = TokenService { upstream_id: "https://proxy|", ..other_process(&svc) };
+    store.values.borrow_mut().clear();
+    world.local.clear();
+    world.upstream.failing.set(true);
+    svc.token().unwrap_err();
+    world.upstream.failing.set(false);
+    assert_eq!(elsewhere.token().unwrap(), "T4");
+}
+
+#[test]
+fn a_due_token_is_replaced_once_while_others_keep_using_it() {
+    setup!(world, store, svc);
+    svc.token().unwrap();
+    world.clock.advance(6900.0);
+    // Someone else holds the lock: this process serves the current token, no wait.
+    store.put("k:lock", &lock::fetching(7, "elsewhere"), 7);
+    let before = world.clock.now();
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(world.clock.now(), before, "did not wait");
+    store.values.borrow_mut().remove("k:lock");
+    // Now this process wins and replaces it.
+    assert_eq!(svc.token().unwrap(), "T2");
+    assert_eq!(store.value("k").as_deref(), Some("T2"));
+    assert_eq!(world.upstream.calls.get(), 2);
+}
+
+#[test]
+fn a_failing_refresh_serves_the_current_token_until_expiry_with_spaced_retries() {
+    setup!(world, store, svc);
+    svc.token().unwrap();
+    world.upstream.failing.set(true);
+    world.clock.advance(6900.0);
+    let mut served = 0;
+    while world.clock.now() < 1_000_000.0 + 7139.0 {
+        assert_eq!(svc.token().unwrap(), "T1");
+        served += 1;
+        world.clock.advance(0.5);
+    }
+    let retries = world.upstream.calls.get() - 1;
+    assert!(served > 400);
+    assert!((3..=30).contains(&retries), "{retries} retries in 240 s");
+    // Past its expiry there is no token left: the failure surfaces.
+    world.clock.advance(2.0);
+    world.local.clear();
+    assert!(svc.token().is_err());
+}
+
+#[test]
+fn refresh_never_reports_the_marker_of_a_failed_refresh_ahead() {
+    setup!(world, store, svc);
+    svc.token().unwrap();
+    world.clock.advance(6900.0);
+    world.upstream.failing.set(true);
+    assert_eq!(svc.token().unwrap(), "T1", "refresh ahead failed, the token is served");
+    assert!(store.value("k:lock").unwrap().starts_with("wx2 fail ahead"));
+    world.upstream.failing.set(false);
+    assert_eq!(svc.refresh("T1").unwrap(), "T3");
+}
+
+#[test]
+fn a_short_lived_token_stays_in_memcached_while_it_is_served() {
+    // expires_in 8, margin 3, no local cache; the fetch ends late in one of
+    // memcached's whole seconds, and time passes while it publishes.
+    setup!(world, store, svc);
+    let svc = with_policy(svc, 3, 0);
+    world.upstream.expires_in.set(8);
+    world.clock.advance(0.9);
+    world.clock.1.set(0.001);
+    let fetched_at = world.clock.now();
+    let first = svc.token().unwrap();
+    world.upstream.failing.set(true);
+    let expires_at = world.local.held().unwrap().entry.expires_at;
+    while world.clock.now() < expires_at - 0.01 {
+        let at = world.clock.now() - fetched_at;
+        assert_eq!(svc.token().map_err(|e| format!("+{at:.2}s: {}", e.message)), Ok(first.clone()));
+        // Another process serves it too while WeChat fails, never past its 8 s.
+        let theirs = other_process(&svc).token().map_err(|e| format!("+{at:.2}s: {}", e.message));
+        assert_eq!(theirs, Ok(first.clone()));
+        world.clock.advance(0.05);
+    }
+    while world.clock.now() < fetched_at + 10.0 {
+        let at = world.clock.now() - fetched_at;
+        if let Ok(token) = other_process(&svc).token() {
+            assert!(at < 8.0, "+{at:.2}s: {token} served past WeChat's expiry");
+        }
+        world.clock.advance(0.05);
+    }
+}
+
+#[test]
+fn a_token_evicted_from_memcached_is_still_served_while_wechat_fails() {
+    setup!(world, store, svc);
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.upstream.failing.set(true);
+    world.clock.advance(6950.0);
+    store.values.borrow_mut().clear();
+    // The one that tries and fails, and the ones told of its failure.
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(world.upstream.calls.get(), 2);
+    // A process that never had it has nothing to serve.
+    world.local.clear();
+    assert!(svc.token().is_err());
+}
+
+#[test]
+fn the_plain_key_says_which_token_is_current() {
+    setup!(world, store, svc);
+    let svc = with_policy(svc, 300, 0);
+    assert_eq!(svc.token().unwrap(), "T1");
+    // A known token costs one round trip, as for legacy code.
+    let gets = store.gets.get();
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(store.gets.get() - gets, 1);
+    // Legacy code replaced it (its fetch invalidated T1): its token wins.
+    store.put("k", "LEGACY", 7200);
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    world.local.clear();
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    // Deleting the key forces a new token, as with the legacy class,
+    // whatever `:meta` still says.
+    store.values.borrow_mut().remove("k");
+    assert_eq!(svc.token().unwrap(), "T2");
+    assert_eq!(store.value("k").as_deref(), Some("T2"));
+    assert_eq!(world.upstream.calls.get(), 2);
+}
+
+#[test]
+fn legacy_tokens_without_expiry_are_used_as_they_are() {
+    setup!(world, store, svc);
+    store.values.borrow_mut().insert("k".into(), ("LEGACY".into(), f64::INFINITY));
+    world.clock.advance(100_000.0);
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    assert_eq!(world.upstream.calls.get(), 0);
+}
+
+#[test]
+fn legacy_tokens_are_kept_locally_and_replaced_ahead_of_their_expiry() {
+    // Cached as the legacy class caches one: for its 7200 s lifetime.
+    setup!(world, store, svc);
+    store.put("k", "LEGACY", 7200);
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    let gets = store.gets.get();
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    assert_eq!(store.gets.get(), gets, "the local cache answers");
+    world.clock.advance(6850.0);
+    assert_eq!(svc.token().unwrap(), "LEGACY", "not due yet");
+    world.clock.advance(100.0); // within the 300 s margin
+    assert_eq!(svc.token().unwrap(), "T1", "replaced ahead");
+    world.local.clear();
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(store.value("k").as_deref(), Some("T1"), "legacy code reads the new one");
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn refresh_replaces_a_bad_token_once() {
+    setup!(world, store, svc);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(svc.refresh("T1").unwrap(), "T2");
+    // Others reporting the same bad token get the new one, no call.
+    for _ in 0..50 {
+        assert_eq!(other_process(&svc).refresh("T1").unwrap(), "T2");
+    }
+    assert_eq!(world.upstream.calls.get(), 2);
+}
+
+#[test]
+fn stable_tokens_use_their_own_keys_and_force_only_on_refresh() {
+    setup!(world, store, svc, true);
+    assert_eq!(svc.token().unwrap(), "S1");
+    assert_eq!(store.value("k:stable").as_deref(), Some("S1"));
+    assert!(store.value("k").is_none());
+    world.clock.advance(6900.0);
+    svc.token().unwrap(); // refresh ahead: not forced
+    assert_eq!(world.upstream.forced.get(), 0);
+    assert_ne!(svc.refresh("S1").unwrap(), "S1");
+    assert_eq!(world.upstream.forced.get(), 1);
+}
+
+#[test]
+fn clocks_that_disagree_agree_on_a_tokens_age() {
+    for skew in [-900.0, 900.0] {
+        setup!(world, store, svc);
+        let svc = with_policy(svc, 3, 0);
+        world.upstream.expires_in.set(20);
+        let skewed = SkewedClock(&world.clock, skew);
+        let other = TokenService { clock: &skewed, ..other_process(&svc) };
+        assert_eq!(svc.token().unwrap(), "T1");
+        world.clock.advance(1.0);
+        assert_eq!(other.token().unwrap(), "T1", "a 1-second-old token is not replaced");
+        assert_eq!(world.upstream.calls.get(), 1);
+        // Both serve only live tokens, and replace them about as one machine would.
+        let mut last = (String::new(), 0.0);
+        for step in 0..600 {
+            world.clock.advance(0.1);
+            let served = if step % 2 == 0 { svc.token() } else { other.token() }.unwrap();
+            let now = world.clock.0.get();
+            if served != last.0 {
+                last = (served.clone(), now);
+            }
+            // T_n was fetched at the moment it was first served; WeChat's 20 s.
+            assert!(now < last.1 + 20.0, "skew {skew}: {served} served past its expiry");
+        }
+        let calls = world.upstream.calls.get();
+        assert!((3..=5).contains(&calls), "skew {skew}: {calls} calls in 60 s of 20 s tokens");
+    }
+}
+
+#[test]
+fn an_add_whose_reply_was_lost_is_read_back_not_sent_again() {
+    setup!(world, store, svc);
+    store.lose_next_reply.set(true);
+    let started = world.clock.now();
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(world.clock.now(), started, "did not wait for its own lock");
+    assert_eq!(store.adds.get(), 1);
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn without_memcached_processes_converge_on_the_stable_token() {
+    setup!(world, store, svc);
+    store.down.set(true);
+    let processes: Vec<_> = (0..5).map(|_| other_process(&svc)).collect();
+    for process in &processes {
+        assert_eq!(process.token().unwrap(), "S1");
+    }
+    assert_eq!((world.upstream.plain.get(), world.upstream.forced.get()), (0, 0));
+    // Each serves it from its own cache afterwards.
+    for _ in 0..100 {
+        world.clock.advance(60.0);
+        assert_eq!(processes[0].token().unwrap(), "S1");
+    }
+    assert_eq!(world.upstream.calls.get(), 5);
+}
+
+#[test]
+fn a_full_memcached_still_gives_the_fleet_one_token() {
+    setup!(world, store, svc);
+    store.full.set(true);
+    for _ in 0..5 {
+        assert_eq!(other_process(&svc).token().unwrap(), "S1");
+    }
+    assert_eq!(world.upstream.plain.get(), 0);
+}
+
+#[test]
+fn without_memcached_refresh_is_throttled_and_never_forces() {
+    setup!(world, store, svc);
+    store.down.set(true);
+    let mut token = svc.token().unwrap();
+    let mut refused = 0;
+    for _ in 0..10 {
+        match svc.refresh(&token) {
+            Ok(new) => token = new,
+            Err(error) => {
+                assert!(error.message.contains("throttled") || error.message.contains("still returns"), "{}", error.message);
+                refused += 1;
+            }
+        }
+    }
+    assert!(world.upstream.calls.get() <= 3, "{} calls in a minute", world.upstream.calls.get());
+    assert_eq!(world.upstream.forced.get(), 0);
+    assert!(refused >= 7);
+    world.clock.advance(61.0);
+    svc.refresh(&token).unwrap_err();
+    assert_eq!(world.upstream.calls.get(), 4, "a new minute, a new call");
+}
+
+#[test]
+fn back_from_an_outage_a_degraded_token_is_published_only_through_the_lock_and_only_over_nothing() {
+    // memcached restarted empty: the first process publishes its token.
+    setup!(world, store, svc);
+    store.down.set(true);
+    assert_eq!(svc.token().unwrap(), "S1");
+    store.down.set(false);
+    store.lose_next_reply.set(false);
+    assert_eq!(svc.token().unwrap(), "S1");
+    assert_eq!(store.value("k").as_deref(), Some("S1"));
+    assert_eq!(store.adds.get(), 1, "through the lock");
+    assert_eq!(other_process(&svc).token().unwrap(), "S1");
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn back_from_an_outage_a_valid_shared_token_wins_over_a_degraded_one() {
+    setup!(world, store, svc);
+    let other = other_process(&svc);
+    assert_eq!(other.token().unwrap(), "T1");
+    store.down.set(true);
+    assert_eq!(svc.token().unwrap(), "S2", "cut off: the stable token");
+    store.down.set(false);
+    assert_eq!(svc.token().unwrap(), "T1", "T1 was never invalidated");
+    assert_eq!(store.value("k").as_deref(), Some("T1"));
+}
+
+#[test]
+fn an_unpublished_plain_token_replaces_the_one_it_invalidated() {
+    setup!(world, store, svc);
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.clock.advance(6900.0);
+    // The refresh-ahead wins the lock and fetches; publishing then fails once.
+    struct FailPublish<'a>(&'a MapStore<'a>, Cell<bool>);
+    impl SharedStore for FailPublish<'_> {
+        fn get(&self, k: &str) -> Result<Option<String>, StoreError> { self.0.get(k) }
+        fn get_with_ttl(&self, k: &str) -> Result<Option<(String, Option<u32>)>, StoreError> { self.0.get_with_ttl(k) }
+        fn set(&self, k: &str, v: &str, t: u32) -> Result<(), StoreError> {
+            if k == "k" && self.1.replace(false) {
+                return Err(StoreError::new(StoreFault::Unreachable, "gone"));
+            }
+            self.0.set(k, v, t)
+        }
+        fn add(&self, k: &str, v: &str, t: u32) -> Result<bool, StoreError> { self.0.add(k, v, t) }
+        fn replace_if(&self, k: &str, e: &str, v: &str, t: u32) -> Result<bool, StoreError> { self.0.replace_if(k, e, v, t) }
+        fn delete_if(&self, k: &str, e: &str) -> Result<(), StoreError> { self.0.delete_if(k, e) }
+    }
+    let failing = FailPublish(&store, Cell::new(true));
+    let svc2 = TokenService { store: &failing, ..svc };
+    assert_eq!(svc2.token().unwrap(), "T2", "fetched, not published");
+    assert_eq!(store.value("k").as_deref(), Some("T1"));
+    // Next look: memcached still holds T1, which T2 invalidated: T2 goes in.
+    assert_eq!(svc2.token().unwrap(), "T2");
+    assert_eq!(store.value("k").as_deref(), Some("T2"));
+    assert_eq!(world.upstream.calls.get(), 2);
+}
