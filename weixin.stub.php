@@ -12,7 +12,8 @@
  * @ini weixin.memcache_servers "localhost:11211"       memcached servers, comma-separated host:port
  * @ini weixin.cache_key "access_token"                 memcached key; {appid} is replaced by the AppID
  * @ini weixin.api_base_url "https://api.weixin.qq.com" WeChat API base URL
- * @ini weixin.timeout "5"                              HTTP timeout in seconds
+ * @ini weixin.timeout "5"                              timeout in seconds of http_request() calls
+ * @ini weixin.token_timeout "5"                        timeout in seconds of a token request (at most 30)
  * @ini weixin.ca_file ""                               extra trusted CA bundle (PEM) on top of the system store
  * @ini weixin.refresh_margin "300"                     seconds before expiry at which a token is due for replacement
  * @ini weixin.memcache_timeout "0.25"                  memcached connect/read/write timeout in seconds

@@ -29,7 +29,7 @@ $second = ask($wrongToo, "$appid " . WRONG_SECRET);
 $callsAfterSecond = stats($appid)['token_calls'];
 $third = ask($right, "$appid " . TEST_SECRET);
 echo "wrong secret: code ", $first['code'] ?? 'none', "\n";
-echo "  marker: ", preg_match('/^wx2 fail cold \d+ [0-9a-fA-F]{16} 40125 /', (string) $marker) ? 'wx2 fail cold <hold> <fingerprint> 40125 ...' : var_export($marker, true), "\n";
+echo "  marker: ", preg_match('/^wx2 fail cold \d+ [0-9a-fA-F]{16} \S+ 40125 /', (string) $marker) ? 'wx2 fail cold <hold> <fingerprint> <id> 40125 ...' : var_export($marker, true), "\n";
 echo "  marker holds no secret: ", !str_contains((string) $marker, WRONG_SECRET) && !str_contains((string) $marker, TEST_SECRET) ? 'yes' : 'no', "\n";
 echo "the same wrong secret again: code ", $second['code'] ?? 'none', ", upstream calls: ", $callsAfterSecond, "\n";
 echo "the right secret, ", mark_time($start) < 2 ? 'started within the 2 s' : 'started too late', ": ",
@@ -67,7 +67,7 @@ echo "due token, WeChat failing: refresh attempted: ", $failedRefresh ? 'yes' : 
     $problems ? implode(', ', array_unique($problems)) : 'yes', "\n";
 $marker = get_raw("$key:lock");
 $ttl = memcached_ttl("$key:lock");
-echo "  marker: ", preg_match('/^wx2 fail ahead \d+ [0-9a-fA-F]{16} -1 /', (string) $marker) ? 'wx2 fail ahead <hold> <fingerprint> -1 ...' : var_export($marker, true),
+echo "  marker: ", preg_match('/^wx2 fail ahead \d+ [0-9a-fA-F]{16} \S+ -1 /', (string) $marker) ? 'wx2 fail ahead <hold> <fingerprint> <id> -1 ...' : var_export($marker, true),
     ", kept 5 to 60 s: ", $ttl !== null && $ttl >= 4 && $ttl <= 60 ? 'yes' : var_export($ttl, true), "\n";
 echo "  next construction: ", (new class_weixin($appid, TEST_SECRET))->access_token === $old ? 'the current token' : 'another token',
     ", no new attempt: ", stats($appid)['token_calls'] === 2 ? 'yes' : 'no', "\n";
@@ -85,13 +85,13 @@ reset_account($appid);
 ?>
 --EXPECT--
 wrong secret: code 40125
-  marker: wx2 fail cold <hold> <fingerprint> 40125 ...
+  marker: wx2 fail cold <hold> <fingerprint> <id> 40125 ...
   marker holds no secret: yes
 the same wrong secret again: code 40125, upstream calls: 1
 the right secret, started within the 2 s: a current token
 upstream calls: 2
 due token, WeChat failing: refresh attempted: yes, current token served throughout: yes
-  marker: wx2 fail ahead <hold> <fingerprint> -1 ..., kept 5 to 60 s: yes
+  marker: wx2 fail ahead <hold> <fingerprint> <id> -1 ..., kept 5 to 60 s: yes
   next construction: the current token, no new attempt: yes
 WeChat recovered, refresh_access_token(): a new current token, upstream calls: 3
   shared: yes

@@ -37,6 +37,7 @@ weixin.memcache_servers => HOST:PORT => HOST:PORT
 weixin.cache_key => access_token => access_token
 weixin.api_base_url => http://HOST:PORT => http://HOST:PORT
 weixin.timeout => 5 => 5
+weixin.token_timeout => 5 => 5
 weixin.ca_file => no value => no value
 weixin.refresh_margin => 300 => 300
 weixin.memcache_timeout => 0.25 => 0.25

@@ -2,7 +2,7 @@
 Every failure kind throws WeixinException (errcode as code) and writes nothing to memcached: no token, no record, at most a short failure marker under KEY:lock
 --INI--
 weixin.cache_key=fail_{appid}
-weixin.timeout=1
+weixin.token_timeout=1
 --FILE--
 <?php
 require __DIR__ . '/helpers.inc';
@@ -38,7 +38,7 @@ function all_keys(): array
  * What a failed token request left in memcached for $key: nothing at all,
  * except possibly the short failure marker under KEY:lock (by design: other
  * processes report the error for a moment instead of calling WeChat again).
- * That marker must not hold a token, nor outlive the lock (ceil(weixin.timeout) + 2 s).
+ * That marker must not hold a token, nor outlive the lock (ceil(weixin.token_timeout) + 2 s).
  */
 function leftovers(string $key, string $appid): string
 {
@@ -60,7 +60,7 @@ function leftovers(string $key, string $appid): string
         $problems[] = "$key:lock holds a token";
     }
     $ttl = memcached_ttl("$key:lock");
-    $lockLife = (int) ceil((float) ini_get('weixin.timeout')) + 2;
+    $lockLife = (int) ceil((float) ini_get('weixin.token_timeout')) + 2;
     if ($ttl !== null && ($ttl < 0 || $ttl > $lockLife)) {
         $problems[] = "$key:lock is kept for " . ($ttl < 0 ? 'ever' : "$ttl s");
     }
@@ -110,7 +110,7 @@ not JSON: code 0, WeChat token request failed: the reply is not JSON (body: 'not
   left in memcached: nothing
 no access_token: code 0, WeChat token request failed: the reply has no usable access_token (body: '{"expires_in":7200}') (check weixin.api_base_url and this server's network)
   left in memcached: nothing
-timeout: code 0, request to http://127.0.0.1:%d/cgi-bin/token failed: %s(timed out after 1s; see weixin.timeout)
+timeout: code 0, request to http://127.0.0.1:%d/cgi-bin/token failed: %s(timed out after 1s; see weixin.token_timeout)
   left in memcached: nothing
 bad appid: code 40013, WeChat refused the token request: errcode 40013, errmsg "invalid appid%A" (check the AppID)
   left in memcached: nothing

@@ -74,11 +74,12 @@ impl Entry {
 
     /// Reads `KEY:meta` back for the token found under the plain key, which
     /// memcached keeps `kept_for` more seconds. The write was `ttl -
-    /// kept_for` seconds ago as memcached counts them; its clock ticks in
-    /// whole seconds, so the age is taken a second longer (the token is
-    /// replaced and dropped a little early, never late). `None`: the record
-    /// is of another token, of another format (older versions), or does not
-    /// match the key's TTL (the key was written again since).
+    /// kept_for` seconds ago as memcached counts them, in whole seconds: the
+    /// true age is within a second of that. The refresh point takes it as
+    /// it is (a refresh a second early or late is harmless); the serving
+    /// times take it a second older, so a token is never served late.
+    /// `None`: the record is of another token, of another format (older
+    /// versions), or does not match the key's TTL (written again since).
     pub fn decode(value: &str, token: &str, kept_for: Option<u32>, now: f64) -> Option<Entry> {
         let mut parts = value.split(' ');
         if parts.next()? != "v2" {
@@ -91,12 +92,12 @@ impl Entry {
             return None;
         }
         let kept_for = kept_for.filter(|&left| left <= ttl)?;
-        let written_at = now - f64::from(ttl - kept_for) - 1.0;
+        let written_at = now - f64::from(ttl - kept_for);
         Some(Entry {
             token: token.to_string(),
             refresh_at: written_at + refresh_after,
-            expires_at: written_at + serve_for,
-            dies_at: written_at + dies_after,
+            expires_at: written_at - 1.0 + serve_for,
+            dies_at: written_at - 1.0 + dies_after,
         })
     }
 
@@ -154,11 +155,13 @@ mod tests {
         let record = entry.encode(100.0, ttl);
         assert_eq!(record, "v2 7141 6900.000 7140.000 7200.000 ABC");
         // Read 40 s later (memcached says so) by a machine whose clock is
-        // 15 minutes ahead: the same schedule on its own clock, a second early.
+        // 15 minutes ahead: the same schedule on its own clock, served until
+        // a second early.
         let reader_now = 100.0 + 40.0 + 900.0;
         let read = Entry::decode(&record, "ABC", Some(ttl - 40), reader_now).unwrap();
-        assert_eq!(read.refresh_at, reader_now - 41.0 + 6900.0);
+        assert_eq!(read.refresh_at, reader_now - 40.0 + 6900.0);
         assert_eq!(read.expires_at, reader_now - 41.0 + 7140.0);
+        assert_eq!(read.dies_at, reader_now - 41.0 + 7200.0);
     }
 
     #[test]
