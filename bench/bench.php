@@ -44,6 +44,8 @@ switch ($variant) {
         break;
     case 'extension':
     case 'no-local':
+    case 'extension-before':
+    case 'no-local-before':
         $ns = timed($n, function ($n) { for ($i = 0; $i < $n; $i++) { $o = new class_weixin(); } });
         break;
     case 'raw-get':

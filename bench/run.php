@@ -31,6 +31,12 @@ $variants = [
     'no-local' => [$withExt + ['weixin.local_cache_ttl' => '0'], 20000],
     'raw-get' => [[], 20000],
 ];
+// The same build figures for another revision (bench/run.sh --against REV).
+$against = getenv('BENCH_AGAINST_EXT');
+if ($against) {
+    $variants['extension-before'] = [['extension' => $against] + $common, 1000000];
+    $variants['no-local-before'] = [['extension' => $against] + $common + ['weixin.local_cache_ttl' => '0'], 20000];
+}
 // A cached token for everyone: the extension writes the legacy key `access_token`.
 php_run($withExt, ['extension', '1']);
 
@@ -79,6 +85,11 @@ $labels = [
     'raw-get' => 'raw PECL `Memcache::get` on a persistent connection',
     'floor' => '`new stdClass()` (PHP floor)',
 ];
+if ($against) {
+    $rev = getenv('BENCH_AGAINST_REV');
+    $labels['extension-before'] = "extension at `$rev`, warm";
+    $labels['no-local-before'] = "extension at `$rev`, `weixin.local_cache_ttl=0`";
+}
 foreach ($labels as $name => $label) {
     printf("| %s | %.3f | %s | %.1f× |\n", $label, $ns[$name] / 1000,
         $name === 'legacy' ? '1×' : sprintf('%.0f× faster', $ns['legacy'] / $ns[$name]), $ns[$name] / $ns['floor']);
@@ -86,6 +97,10 @@ foreach ($labels as $name => $label) {
 printf("\nRatios: warm extension is %.0f× faster than the baseline (target ≥ 50×) and %.1f× the PHP floor (aim ≤ 3×);"
     . " with `local_cache_ttl=0` it takes %.2f× a raw PECL get (target ≤ 1.2×).\n\n",
     $ns['legacy'] / $ns['extension'], $ns['extension'] / $ns['floor'], $ns['no-local'] / $ns['raw-get']);
+if ($against) {
+    printf("This build against `%s`, same run: warm %.2f×, `local_cache_ttl=0` %.2f× (time per construction; under 1 is faster).\n\n",
+        getenv('BENCH_AGAINST_REV'), $ns['extension'] / $ns['extension-before'], $ns['no-local'] / $ns['no-local-before']);
+}
 echo "php-fpm (4 workers) behind nginx, wrk 16 connections for 5 s, a page that constructs the class and prints the token:\n\n";
 echo "| page | requests/s | p50 ms | p99 ms | failed |\n|---|---:|---:|---:|---:|\n";
 $pageLabels = ['legacy' => 'legacy baseline', 'extension' => 'extension', 'floor' => "floor (`<?php echo 'x';`)"];

@@ -2,11 +2,21 @@
 # The benchmark (not part of the test suite): the extension against a
 # userland baseline that behaves like the legacy class, on this machine,
 # against one memcached and the local WeChat stand-in, in one run.
-#   bench/run.sh            # prints a markdown table of the figures
+#   bench/run.sh                 # prints a markdown table of the figures
+#   bench/run.sh --against REV   # and the same figures for git revision REV,
+#                                # measured in the same run (no regression?)
 source "$(dirname "$0")/../scripts/lib.sh"
 
 ensure_deps
 build_ext
+if [ "${1:-}" = "--against" ]; then
+    rev=${2:?bench/run.sh --against needs a git revision}
+    say "building $rev for comparison"
+    git -C "$ROOT" worktree add -q --detach "$RUN_DIR/against" "$rev"
+    trap 'git -C "$ROOT" worktree remove --force "$RUN_DIR/against"; cleanup' EXIT
+    (cd "$RUN_DIR/against" && CARGO_TARGET_DIR="$ROOT/target/against" cargo build --release --quiet)
+    export BENCH_AGAINST_EXT="$ROOT/target/against/release/libweixin.so" BENCH_AGAINST_REV="$rev"
+fi
 start_memcached MC_PORT
 start_standin API_PORT
 export BENCH_MEMCACHED="127.0.0.1:$MC_PORT" BENCH_API="http://127.0.0.1:$API_PORT"
