@@ -8,7 +8,6 @@
 //! `exception` (the PHP classes), `props` (their properties), `info`
 //! (`php --ri`).
 
-pub mod cache;
 pub mod config;
 pub mod error;
 mod exception;

@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use once_cell::sync::Lazy;
 
-use crate::cache::make_key;
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::ini;
 use crate::memcached::Memcached;
-use crate::token::{Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
+use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
 use crate::wechat::WeChatApi;
 
 /// Process-wide state of the token rules: tokens this process holds.

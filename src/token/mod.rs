@@ -50,7 +50,7 @@ mod rules;
 mod tests;
 
 pub use entry::{is_token, refresh_delay, serve_ttl, MAX_RELATIVE_TTL, MAX_TOKEN_LEN};
-pub use keys::{Keys, LONGEST_SUFFIX};
+pub use keys::{make_key, Keys, LONGEST_SUFFIX};
 pub use local::{LocalCache, LocalSlot};
 pub use policy::Policy;
 pub use ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, SystemClock, TokenKind, Upstream};
