@@ -24,7 +24,7 @@ echo "install: exit $status\n";
 echo "weixin.so installed: ", file_exists("$extensionDir/weixin.so") ? 'yes' : 'no', "\n";
 $ini = "/etc/php/$version/mods-available/weixin.ini";
 echo "weixin.ini installed: ", file_exists($ini) ? 'yes' : 'no', ", every setting documented: ",
-    preg_match_all('/^;weixin\.\w+ =/m', (string) @file_get_contents($ini)) === 11 ? 'yes' : 'no', "\n";
+    preg_match_all('/^;weixin\.\w+ =/m', (string) @file_get_contents($ini)) === count(ini_get_all('weixin')) ? 'yes' : 'no', "\n";
 echo "CLI: ", loaded_by('php -m'), "\n";
 echo "FPM: ", loaded_by(escapeshellarg(fpm_binary()) . ' -m'), "\n";
 echo "php --ri weixin: ", str_contains((string) shell_exec('php --ri weixin'), 'weixin support => enabled') ? 'ok' : 'missing', "\n";

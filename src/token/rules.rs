@@ -434,7 +434,7 @@ impl TokenService<'_> {
                 return Ok(held.entry.token.clone());
             }
         }
-        match self.fetch_degraded(None, now) {
+        match self.fetch_degraded(now) {
             Ok(entry) => {
                 self.local.put(entry.clone(), now, Origin::Degraded);
                 Ok(entry.token)
@@ -450,22 +450,23 @@ impl TokenService<'_> {
     }
 
     /// `refresh` without memcached: a held token other than the bad one,
-    /// or the stable token, never forced (forcing would invalidate every
-    /// other process's token, and nothing coordinates them now).
+    /// or the stable token WeChat gives now (the same one, if WeChat still
+    /// takes it as current), never forced: forcing would invalidate every
+    /// other process's token, and nothing coordinates them now.
     fn refresh_degraded(&self, error: StoreError, bad: &str) -> Result<String, WeixinError> {
         (self.warn)(&error.into());
         let now = self.clock.now();
         if let Some(held) = self.local.held().filter(|h| h.entry.token != bad && now < h.entry.expires_at) {
             return Ok(held.entry.token);
         }
-        let entry = self.fetch_degraded(Some(bad), now)?;
+        let entry = self.fetch_degraded(now)?;
         self.local.put(entry.clone(), now, Origin::Degraded);
         Ok(entry.token)
     }
 
     /// The stable token, not forced, within this process's own budget of
     /// upstream calls without memcached.
-    fn fetch_degraded(&self, bad: Option<&str>, now: f64) -> Result<Entry, WeixinError> {
+    fn fetch_degraded(&self, now: f64) -> Result<Entry, WeixinError> {
         if !self.local.allow_degraded_call(now, DEGRADED_CALLS_PER_MINUTE, 60.0) {
             return Err(WeixinError::local(format!(
                 "token requests throttled: memcached is unreachable or full for key {}, and this process \
@@ -475,12 +476,6 @@ impl TokenService<'_> {
             )));
         }
         let fetched = self.fetch(TokenKind::Stable { force: false })?;
-        if bad == Some(fetched.token.as_str()) {
-            return Err(WeixinError::local(
-                "WeChat still returns the token reported bad, and without memcached no new one is forced \
-                 (forcing would invalidate every other process's token; check weixin.memcache_servers)",
-            ));
-        }
         Ok(Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin))
     }
 }
