@@ -9,7 +9,7 @@ weixin.cache_key=killed_{appid}
 require __DIR__ . '/helpers.inc';
 $appid = test_appid('killed');
 reset_account($appid, ['delay_ms' => 1500]);
-$ini = ['weixin.cache_key' => 'killed_{appid}', 'weixin.timeout' => '2'];
+$ini = ['weixin.cache_key' => 'killed_{appid}', 'weixin.token_timeout' => '2'];
 $code = '$t = microtime(true); echo (new class_weixin($argv[2], TEST_SECRET))->access_token, " ", round(microtime(true) - $t, 1);';
 $script = tempnam(sys_get_temp_dir(), 'wxkill');
 file_put_contents($script, "<?php require " . var_export(__DIR__ . '/helpers.inc', true) . "; $code");
@@ -32,7 +32,7 @@ echo stream_get_contents($waiterPipes[2]);
 proc_close($waiter);
 unlink($script);
 echo "waiter got a current token: ", token_is_current($token) ? 'yes' : 'no', "\n";
-// The lock lives 4 s (timeout 2 s + 2): the waiter finished after it lapsed, well before giving up.
+// The lock lives 4 s (token timeout 2 s + 2): the waiter finished after it lapsed, well before giving up.
 echo "waited for the lock to lapse: ", ($seconds >= 2.5 && $seconds < 6.5) ? 'yes' : "no ($seconds s)", "\n";
 echo "cached: ", legacy_memcache()->get("killed_$appid") === $token ? 'yes' : 'no', "\n";
 ?>

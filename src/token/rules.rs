@@ -77,14 +77,11 @@ impl TokenService<'_> {
                 stats::MEMCACHED_HITS.fetch_add(1, Ordering::Relaxed);
                 Ok(self.refresh_ahead(entry, now))
             }
-            // Nothing usable shared (evicted, memcached restarted, past its
-            // serving time): if no new one can be had, a token this process
-            // still holds, or one WeChat still takes, beats an error.
-            other => {
-                let alive = other.filter(|e| now < e.dies_at).map(|e| e.token);
-                self.cold_start(superseded.as_deref())
-                    .or_else(|error| self.still_held(now).or(alive).ok_or(error))
-            }
+            // Nothing usable shared (evicted, memcached restarted): if no new
+            // one can be had, a token this process still holds beats an error.
+            _ => self
+                .cold_start(superseded.as_deref())
+                .or_else(|error| self.still_held(now).ok_or(error)),
         }
     }
 

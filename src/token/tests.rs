@@ -481,9 +481,12 @@ fn a_short_lived_token_stays_in_memcached_while_it_is_served() {
     while world.clock.now() < expires_at - 0.01 {
         let at = world.clock.now() - fetched_at;
         assert_eq!(svc.token().map_err(|e| format!("+{at:.2}s: {}", e.message)), Ok(first.clone()));
-        // Another process serves it too while WeChat fails, never past its 8 s.
-        let theirs = other_process(&svc).token().map_err(|e| format!("+{at:.2}s: {}", e.message));
-        assert_eq!(theirs, Ok(first.clone()));
+        // Another process serves it too while WeChat fails, counting its
+        // age a second older (memcached counts whole seconds).
+        if world.clock.now() < expires_at - 1.0 {
+            let theirs = other_process(&svc).token().map_err(|e| format!("+{at:.2}s: {}", e.message));
+            assert_eq!(theirs, Ok(first.clone()));
+        }
         world.clock.advance(0.05);
     }
     while world.clock.now() < fetched_at + 10.0 {
