@@ -2,8 +2,9 @@
 //! correctly, securely and fast.
 //!
 //! Module layout: `config` (settings, pure) and `ini` (their PHP glue),
-//! `cache` + `ring` (memcached), `http` (reqwest), `wechat` (the token
-//! endpoints), `token` (many processes, one token), `stats` (counters),
+//! `memcached` (its meta protocol: transport, server choice), `http`
+//! (reqwest), `wechat` (the token endpoints), `token` (many processes, one
+//! token: pure rules over ports), `stats` (counters),
 //! `service` (an account's token service, wired), `weixin_class` and
 //! `exception` (the PHP classes), `props` (their properties), `info`
 //! (`php --ri`).
