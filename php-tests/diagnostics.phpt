@@ -56,9 +56,9 @@ a timeout that is not a number:
 a server list with a typo:
   exception: weixin.memcache_servers: 'cache1 11211' is not host:port
 an API base that is not a URL:
-  exception: weixin.api_base_url must start with https:// (or http:// for a local stand-in), got 'api.weixin.qq.com'
+  exception: weixin.api_base_url: must be an https:// URL (or http:// for a local stand-in): relative URL without a base, got 'api.weixin.qq.com'
 plain HTTP to another machine (the token request carries the secret):
-  exception: weixin.api_base_url must be https:// (plain http:// only to this machine, for a local stand-in): the token request carries the AppSecret; got 'http://api.weixin.qq.com'
+  exception: weixin.api_base_url: must be https:// (plain http:// only to this machine, for a local stand-in): the token request carries the AppSecret, got 'http://api.weixin.qq.com'
 a key too long for memcached:
   exception: the memcached key is 240 bytes after escaping, over the 238 allowed: shorten weixin.cache_key
 a memcached that does not speak the meta protocol (before 1.6):

@@ -177,14 +177,18 @@ impl Settings {
             refresh_margin: parse_whole_seconds(
                 "weixin.refresh_margin",
                 &get("weixin.refresh_margin"),
+                MAX_REFRESH_MARGIN,
             )?,
-            memcache_timeout: parse_seconds(
+            memcache_timeout: parse_seconds_in(
                 "weixin.memcache_timeout",
                 &get("weixin.memcache_timeout"),
+                MEMCACHE_TIMEOUT_RANGE.0,
+                MEMCACHE_TIMEOUT_RANGE.1,
             )?,
             local_cache_ttl: parse_whole_seconds(
                 "weixin.local_cache_ttl",
                 &get("weixin.local_cache_ttl"),
+                MAX_LOCAL_CACHE_TTL,
             )?,
             use_stable_token: parse_switch("weixin.use_stable_token", &get("weixin.use_stable_token"))?,
         })
@@ -192,30 +196,37 @@ impl Settings {
 }
 
 /// The token URL carries the AppSecret: it goes over HTTPS, or over plain
-/// HTTP only to this machine (a local stand-in in tests and demos).
+/// HTTP only to this machine (a local stand-in in tests and demos). Parsed
+/// with the parser reqwest itself uses, so the host checked is the host the
+/// request goes to; no user info (`http://127.0.0.1@evil/` sends to evil),
+/// query or fragment, which would end up in front of or inside the token
+/// URL's own query.
 fn check_api_base_url(base: &str) -> Result<(), WeixinError> {
-    if base.starts_with("https://") {
-        return Ok(());
+    let refuse = |why: &str| {
+        WeixinError::config(format!("weixin.api_base_url: {why}, got '{base}'"))
+    };
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| refuse(&format!("must be an https:// URL (or http:// for a local stand-in): {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("no user info (user@ or user:password@) allowed"));
     }
-    if let Some(rest) = base.strip_prefix("http://") {
-        let authority = rest.split('/').next().unwrap_or("");
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-        };
-        let loopback = host == "localhost"
-            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if loopback {
-            return Ok(());
-        }
-        return Err(WeixinError::config(format!(
-            "weixin.api_base_url must be https:// (plain http:// only to this machine, for a local stand-in): \
-             the token request carries the AppSecret; got '{base}'"
-        )));
+    if url.query().is_some() || url.fragment().is_some() || base.contains(['?', '#']) {
+        return Err(refuse("no query (?) or fragment (#) allowed"));
     }
-    Err(WeixinError::config(format!(
-        "weixin.api_base_url must start with https:// (or http:// for a local stand-in), got '{base}'"
-    )))
+    // The parser has normalised the host (IPv4 in dotted form, IPv6 in
+    // brackets, names lowercased).
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| refuse("the URL has no host"))?;
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(refuse(
+            "must be https:// (plain http:// only to this machine, for a local stand-in): \
+             the token request carries the AppSecret",
+        )),
+        _ => Err(refuse("must start with https:// (or http:// for a local stand-in)")),
+    }
 }
 
 /// The registered default of an INI entry ("" for an unknown name).
@@ -282,16 +293,37 @@ fn parse_seconds(name: &str, value: &str) -> Result<Duration, WeixinError> {
 /// it: its timeout is bounded.
 pub const MAX_TOKEN_TIMEOUT: f64 = 30.0;
 
+/// memcached is a round trip on the local network: under a millisecond no
+/// reply can come (every lookup would fail and each process fetch its own
+/// token); over ten seconds a stopped server stalls every request that long.
+const MEMCACHE_TIMEOUT_RANGE: (f64, f64) = (0.001, 10.0);
+
+/// WeChat keeps a replaced token valid for 5 minutes: a process-local copy
+/// kept longer could be a dead token.
+const MAX_LOCAL_CACHE_TTL: u64 = 300;
+
+/// A token lives 7200 s; a larger margin would only mean "at half its life".
+const MAX_REFRESH_MARGIN: u64 = 7200;
+
 fn parse_seconds_up_to(name: &str, value: &str, max: f64) -> Result<Duration, WeixinError> {
+    parse_seconds_in(name, value, f64::MIN_POSITIVE, max).map_err(|_| {
+        WeixinError::config(format!(
+            "{name} must be a number of seconds in (0, {max}], got '{}'",
+            value.trim()
+        ))
+    })
+}
+
+fn parse_seconds_in(name: &str, value: &str, min: f64, max: f64) -> Result<Duration, WeixinError> {
     value
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= max)
+        .filter(|s| s.is_finite() && *s >= min && *s <= max)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| {
             WeixinError::config(format!(
-                "{name} must be a number of seconds in (0, {max}], got '{}'",
+                "{name} must be a number of seconds in [{min}, {max}], got '{}'",
                 value.trim()
             ))
         })
@@ -306,10 +338,10 @@ fn parse_switch(name: &str, value: &str) -> Result<bool, WeixinError> {
     }
 }
 
-fn parse_whole_seconds(name: &str, value: &str) -> Result<u64, WeixinError> {
-    value.trim().parse::<u64>().map_err(|_| {
+fn parse_whole_seconds(name: &str, value: &str, max: u64) -> Result<u64, WeixinError> {
+    value.trim().parse::<u64>().ok().filter(|&s| s <= max).ok_or_else(|| {
         WeixinError::config(format!(
-            "{name} must be a whole number of seconds, got '{}'",
+            "{name} must be a whole number of seconds in [0, {max}], got '{}'",
             value.trim()
         ))
     })
@@ -382,6 +414,30 @@ mod tests {
         let s = settings(&[("weixin.token_timeout", "30"), ("weixin.timeout", "600")]).unwrap();
         assert_eq!((s.token_http.timeout, s.http.timeout), (Duration::from_secs(30), Duration::from_secs(600)));
         assert!(settings(&[("weixin.refresh_margin", "-1")]).is_err());
+    }
+
+    #[test]
+    fn every_setting_has_a_range_named_in_its_error() {
+        for (name, bad, range) in [
+            ("weixin.memcache_timeout", "0.0000000001", "[0.001, 10]"),
+            ("weixin.memcache_timeout", "11", "[0.001, 10]"),
+            ("weixin.local_cache_ttl", "301", "[0, 300]"),
+            ("weixin.refresh_margin", "7201", "[0, 7200]"),
+            ("weixin.timeout", "3601", "(0, 3600]"),
+            ("weixin.token_timeout", "0", "(0, 30]"),
+        ] {
+            let error = settings(&[(name, bad)]).unwrap_err();
+            assert!(error.message.starts_with(name) && error.message.contains(range), "{name}={bad}: {}", error.message);
+        }
+        for (name, good) in [
+            ("weixin.memcache_timeout", "0.001"),
+            ("weixin.memcache_timeout", "10"),
+            ("weixin.local_cache_ttl", "300"),
+            ("weixin.local_cache_ttl", "0"),
+            ("weixin.refresh_margin", "7200"),
+        ] {
+            assert!(settings(&[(name, good)]).is_ok(), "{name}={good}");
+        }
         let s = settings(&[("weixin.timeout", "0.5")]).unwrap();
         assert_eq!(s.http.timeout, Duration::from_millis(500));
     }
@@ -394,6 +450,26 @@ mod tests {
         for bad in ["http://api.weixin.qq.com", "http://10.0.0.1:80", "http://127.0.0.1.evil.com", "http://[::2]"] {
             let err = settings(&[("weixin.api_base_url", bad)]).unwrap_err();
             assert!(err.message.contains("AppSecret"), "{bad}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn a_loopback_lookalike_never_sends_the_secret_elsewhere() {
+        // Each of these sends the request to evil.example over plain HTTP
+        // once parsed as reqwest parses it.
+        for bad in [
+            "http://[::1]@evil.example:8080",
+            "http://127.0.0.1@evil.example",
+            "http://localhost:@evil.example",
+            "http://localhost:pw@evil.example",
+            "https://user@api.weixin.qq.com",
+            "http://127.0.0.1:8080?x=1",
+            "http://127.0.0.1:8080/#frag",
+            "http://",
+            "not a url",
+        ] {
+            let err = settings(&[("weixin.api_base_url", bad)]).unwrap_err();
+            assert!(err.message.starts_with("weixin.api_base_url: "), "{bad}: {}", err.message);
         }
     }
 
