@@ -39,4 +39,4 @@ refused: certificate not trusted
 bool(false)
 bool(true)
 /__echo/tls
-weixin.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory (os error 2)
+weixin.ca_file: '/nonexistent/ca.pem' cannot be read: No such file or directory (os error 2)

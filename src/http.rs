@@ -137,9 +137,7 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
         .redirect(reqwest::redirect::Policy::none())
         .https_only(false);
     if let Some(path) = &options.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            WeixinError::config(format!("weixin.ca_file: cannot read '{path}': {e}"))
-        })?;
+        let pem = read_ca_file(path)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             WeixinError::config(format!("weixin.ca_file: '{path}' is not a PEM bundle: {e}"))
         })?;
@@ -155,6 +153,31 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
     builder
         .build()
         .map_err(|e| WeixinError::local(format!("cannot create the HTTP client: {}", describe(e, options))))
+}
+
+/// Largest CA bundle read: Debian's whole system bundle is about 220 KiB.
+const MAX_CA_FILE: u64 = 4 << 20;
+
+/// `weixin.ca_file`, read only if it is a regular file of a bounded size:
+/// `/dev/zero` would grow the process without end, and a FIFO would block
+/// it forever. (A FIFO is told apart by `stat`, before any `open`.)
+fn read_ca_file(path: &str) -> Result<Vec<u8>, WeixinError> {
+    let refuse = |why: String| WeixinError::config(format!("weixin.ca_file: '{path}' {why}"));
+    let metadata = std::fs::metadata(path).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if !metadata.is_file() {
+        return Err(refuse("is not a regular file (a PEM bundle is)".into()));
+    }
+    if metadata.len() > MAX_CA_FILE {
+        return Err(refuse(format!("is {} bytes, over the {MAX_CA_FILE} a CA bundle may have", metadata.len())));
+    }
+    let file = std::fs::File::open(path).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    let mut pem = Vec::with_capacity(metadata.len() as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_CA_FILE + 1), &mut pem)
+        .map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(refuse(format!("grew past the {MAX_CA_FILE} bytes a CA bundle may have")));
+    }
+    Ok(pem)
 }
 
 fn build_form(fields: Vec<FormField>) -> Result<multipart::Form, WeixinError> {
@@ -271,6 +294,27 @@ mod tests {
         assert!(!err.message.contains("TOPSECRET"), "{}", err.message);
         assert!(err.message.contains("http://127.0.0.1:9/cgi-bin/token"), "{}", err.message);
         assert_eq!(err.code, 0);
+    }
+
+    #[test]
+    fn a_ca_file_must_be_a_regular_file_of_bounded_size() {
+        let dir = std::env::temp_dir().join(format!("weixin-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let big = dir.join("big.pem");
+        std::fs::write(&big, vec![b'#'; MAX_CA_FILE as usize + 1]).unwrap();
+        for (path, says) in [
+            ("/dev/zero", "not a regular file"),
+            (fifo.to_str().unwrap(), "not a regular file"),
+            (dir.to_str().unwrap(), "not a regular file"),
+            (big.to_str().unwrap(), "bytes, over the"),
+        ] {
+            let err = read_ca_file(path).unwrap_err();
+            assert!(err.message.starts_with("weixin.ca_file: ") && err.message.contains(says), "{path}: {}", err.message);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
