@@ -1,0 +1,31 @@
+<?php
+// Run by the harness in every request of every thread: constructs
+// class_weixin ZTS_CONSTRUCTIONS times and prints, per account, each token it
+// got with how many times, then the weixin.* settings this request saw.
+//   ZTS_APPIDS  comma-separated AppIDs; ZTS_SPREAD=own: thread i uses the
+//               i-th (cycled), ZTS_SPREAD=all: every thread uses all in turn
+//   ZTS_SECRET  the AppSecret
+$thread = (int) $_SERVER['ZTS_THREAD'];
+$appids = explode(',', (string) getenv('ZTS_APPIDS'));
+$mine = getenv('ZTS_SPREAD') === 'all' ? $appids : [$appids[$thread % count($appids)]];
+$secret = (string) getenv('ZTS_SECRET');
+$count = (int) getenv('ZTS_CONSTRUCTIONS');
+
+$seen = [];
+for ($i = 0; $i < $count; $i++) {
+    $appid = $mine[$i % count($mine)];
+    try {
+        $what = "token $appid " . (new class_weixin($appid, $secret))->access_token;
+    } catch (Throwable $e) {
+        $what = 'error ' . get_class($e) . ' ' . $e->getMessage();
+    }
+    $seen[$what] = ($seen[$what] ?? 0) + 1;
+}
+foreach ($seen as $what => $times) {
+    echo "$what x$times\n";
+}
+$ini = [];
+foreach (['local_cache_ttl', 'timeout', 'refresh_margin', 'cache_key'] as $name) {
+    $ini[] = "$name=" . ini_get("weixin.$name");
+}
+echo 'ini ', implode(' ', $ini), "\n";
