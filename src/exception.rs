@@ -10,19 +10,25 @@ use ext_php_rs::builders::ClassBuilder;
 use ext_php_rs::zend::ClassEntry;
 
 use crate::error::WeixinError;
-use crate::zend_ffi::spl_ce_RuntimeException;
 
 pub const CLASS_NAME: &str = "WeixinException";
 
 static CLASS: AtomicPtr<ClassEntry> = AtomicPtr::new(std::ptr::null_mut());
 
+/// `RuntimeException`, looked up by name in MINIT (SPL registers it before
+/// any dynamically loaded extension starts): no link-time reference to
+/// `spl_ce_RuntimeException`, a data symbol Windows DLLs cannot import so.
+static PARENT: AtomicPtr<ClassEntry> = AtomicPtr::new(std::ptr::null_mut());
+
 fn runtime_exception() -> &'static ClassEntry {
-    // SAFETY: SPL registers RuntimeException before any dynamically loaded
-    // extension starts, and the class entry lives as long as the process.
-    unsafe { &*spl_ce_RuntimeException.cast::<ClassEntry>() }
+    // SAFETY: set in MINIT before the class is registered and any PHP code
+    // runs; class entries of the engine live as long as the process.
+    unsafe { PARENT.load(Ordering::Acquire).as_ref() }.unwrap_or_else(ext_php_rs::zend::ce::exception)
 }
 
 pub fn register() -> ext_php_rs::error::Result<()> {
+    let parent = ClassEntry::try_find("RuntimeException").ok_or(ext_php_rs::error::Error::InvalidScope)?;
+    PARENT.store(std::ptr::from_ref(parent).cast_mut(), Ordering::Release);
     ClassBuilder::new(CLASS_NAME)
         .extends((runtime_exception, "RuntimeException"))
         .registration(|class, arg_info| {

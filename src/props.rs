@@ -4,7 +4,7 @@
 //! instead of allocated on every access.
 
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use ext_php_rs::ffi::zend_string;
 use ext_php_rs::types::{ZendObject, ZendStr, Zval};
@@ -29,21 +29,23 @@ impl Prop {
     }
 }
 
-/// Interned, permanent names (the engine never frees them).
-struct Names([usize; 3]);
-
-static NAMES: OnceLock<Names> = OnceLock::new();
+/// Interned, permanent names. Made anew in every MINIT: an engine that
+/// shuts down and starts again (embedding SAPIs) frees its interned
+/// strings while this library stays mapped.
+static NAMES: [AtomicPtr<zend_string>; 3] = [const { AtomicPtr::new(ptr::null_mut()) }; 3];
 
 /// MINIT: interns the names.
 pub fn intern_names() {
-    NAMES.get_or_init(|| {
-        Names(Prop::ALL.map(|prop| ZendStr::new_interned(prop.name(), true).into_raw() as usize))
-    });
+    for prop in Prop::ALL {
+        let name = ZendStr::new_interned(prop.name(), true).into_raw();
+        NAMES[prop as usize].store(name, Ordering::Release);
+    }
 }
 
 fn name_ptr(prop: Prop) -> *mut zend_string {
-    let names = NAMES.get().expect("property names are interned in MINIT");
-    names.0[prop as usize] as *mut zend_string
+    let name = NAMES[prop as usize].load(Ordering::Acquire);
+    assert!(!name.is_null(), "property names are interned in MINIT");
+    name
 }
 
 /// The property's value, or `None` when it is unset or the object has no

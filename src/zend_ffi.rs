@@ -4,7 +4,7 @@
 
 use std::os::raw::{c_char, c_int};
 
-use ext_php_rs::ffi::{zend_class_entry, zend_string, zval, HashTable};
+use ext_php_rs::ffi::{zend_string, zval, HashTable};
 
 extern "C" {
     /// `INI_STR()`: the current value of an INI entry, or NULL.
@@ -32,8 +32,6 @@ extern "C" {
         offset: u32,
         lineno: u32,
     ) -> *mut std::ffi::c_void;
-
-    pub static spl_ce_RuntimeException: *mut zend_class_entry;
 }
 
 /// `ZEND_ATTRIBUTE_PERSISTENT`: attributes of internal functions live in
