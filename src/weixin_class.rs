@@ -20,7 +20,7 @@ use crate::error::WeixinError;
 use crate::http::{self, Body, FormField};
 use crate::props::{self, Prop};
 use crate::token::TokenService;
-use crate::zend_ffi::{self, zend_add_attribute, zend_get_constant_str, zend_proptable_to_symtable};
+use crate::zend_ffi::{self, zend_get_constant_str, zend_proptable_to_symtable};
 use crate::{exception, ini, service};
 
 pub const CLASS_NAME: &str = "class_weixin";
@@ -82,8 +82,8 @@ fn plain_property(name: &str) -> ClassProperty {
 /// Removes the declared types of a method's parameters, as in the userland
 /// original (the builder can only declare `mixed`).
 fn untype_parameters(class: &mut ClassEntry, method: &str) {
-    /// `_ZEND_TYPE_MASK` of PHP 8.2: the type bits of a `zend_type`.
-    const TYPE_BITS: u32 = (1 << 25) - 1;
+    // The type bits of a `zend_type`, as this PHP's headers define them.
+    let type_bits = zend_ffi::type_mask();
     // SAFETY: MINIT, the method was just registered into the class's own
     // table. Its `arg_info` is the engine's own copy of the table (made
     // because the method had types); the engine frees that copy at shutdown
@@ -98,7 +98,7 @@ fn untype_parameters(class: &mut ClassEntry, method: &str) {
         let Some(function) = function.as_mut() else { return };
         let common = &mut function.common;
         for i in 0..common.num_args as usize {
-            (*common.arg_info.add(i)).type_.type_mask &= !TYPE_BITS;
+            (*common.arg_info.add(i)).type_.type_mask &= !type_bits;
         }
     }
 }
@@ -111,19 +111,10 @@ fn mark_secret_parameter(class: &mut ClassEntry) {
         return;
     }
     let name = ZendStr::new_interned("SensitiveParameter", true);
-    // SAFETY: MINIT, the constructor was just registered; the attribute table
-    // of an internal function is persistent, as the flag says. Offset 2 is
-    // the second parameter (offset 0 means the function itself).
-    unsafe {
-        zend_add_attribute(
-            &raw mut (*constructor).common.attributes,
-            name.into_raw(),
-            0,
-            zend_ffi::ZEND_ATTRIBUTE_PERSISTENT,
-            2,
-            0,
-        );
-    }
+    // SAFETY: MINIT, the constructor was just registered (an internal
+    // function: the shim's inline helper makes the attribute persistent).
+    // Offset 1 is the second parameter.
+    unsafe { zend_ffi::add_parameter_attribute(constructor, 1, name.into_raw()) };
 }
 
 /// Runs a method body; a Rust panic becomes a PHP exception instead of

@@ -1,39 +1,59 @@
-//! Zend engine functions that ext-php-rs does not bind. Declared here, in one
-//! place, with the signatures of PHP 8.2's headers; the symbols are resolved
-//! from the PHP binary when the extension is loaded.
+//! Zend engine functions that ext-php-rs does not bind, through the small C
+//! shim `src/zend_shim.c` that build.rs compiles against the installed PHP
+//! headers: the signatures declared here are the shim's own, which do not
+//! change between PHP releases; the C compiler checks the engine's.
 
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_char;
 
-use ext_php_rs::ffi::{zend_string, zval, HashTable};
+use ext_php_rs::ffi::{zend_function, zend_string, zval, HashTable};
 
 extern "C" {
-    /// `INI_STR()`: the current value of an INI entry, or NULL.
-    pub fn zend_ini_string_ex(
-        name: *const c_char,
-        name_length: usize,
-        orig: c_int,
-        exists: *mut bool,
-    ) -> *mut c_char;
-
-    /// The value of a global constant, or NULL when it is not defined.
-    pub fn zend_get_constant_str(name: *const c_char, name_len: usize) -> *mut zval;
-
-    /// The array `(array) $object` and `get_object_vars()` build: declared
-    /// properties dereferenced, unset ones skipped.
-    pub fn zend_proptable_to_symtable(ht: *mut HashTable, always_duplicate: bool)
-        -> *mut HashTable;
-
-    /// `zend_add_parameter_attribute()` is an inline wrapper around this.
-    pub fn zend_add_attribute(
-        attributes: *mut *mut HashTable,
-        name: *mut zend_string,
-        argc: u32,
-        flags: u32,
-        offset: u32,
-        lineno: u32,
-    ) -> *mut std::ffi::c_void;
+    fn weixin_shim_ini_string(name: *const c_char, name_length: usize, original: i32, exists: *mut bool) -> *const c_char;
+    fn weixin_shim_get_constant(name: *const c_char, name_length: usize) -> *mut zval;
+    fn weixin_shim_proptable_to_symtable(properties: *mut HashTable, always_duplicate: bool) -> *mut HashTable;
+    fn weixin_shim_add_parameter_attribute(function: *mut zend_function, offset: u32, name: *mut zend_string);
+    fn weixin_shim_type_mask() -> u32;
 }
 
-/// `ZEND_ATTRIBUTE_PERSISTENT`: attributes of internal functions live in
-/// persistent memory.
-pub const ZEND_ATTRIBUTE_PERSISTENT: u32 = 1;
+/// `INI_STR()`: the current value of an INI entry (with `original`, the one
+/// before any `ini_set()`), or NULL.
+///
+/// # Safety
+/// `name` points to `name_length` readable bytes; `exists` is writable.
+pub unsafe fn zend_ini_string_ex(name: *const c_char, name_length: usize, original: i32, exists: *mut bool) -> *const c_char {
+    weixin_shim_ini_string(name, name_length, original, exists)
+}
+
+/// The value of a global constant, or NULL when it is not defined.
+///
+/// # Safety
+/// `name` points to `name_length` readable bytes; called on a PHP thread.
+pub unsafe fn zend_get_constant_str(name: *const c_char, name_length: usize) -> *mut zval {
+    weixin_shim_get_constant(name, name_length)
+}
+
+/// The array `(array) $object` and `get_object_vars()` build: declared
+/// properties dereferenced, unset ones skipped.
+///
+/// # Safety
+/// `properties` is a live property table.
+pub unsafe fn zend_proptable_to_symtable(properties: *mut HashTable, always_duplicate: bool) -> *mut HashTable {
+    weixin_shim_proptable_to_symtable(properties, always_duplicate)
+}
+
+/// Adds the attribute `name` (taking its reference) to the parameter at
+/// `offset` (0 for the first) of an internal function.
+///
+/// # Safety
+/// `function` is a live internal function; `name` an interned or
+/// persistent string.
+pub unsafe fn add_parameter_attribute(function: *mut zend_function, offset: u32, name: *mut zend_string) {
+    weixin_shim_add_parameter_attribute(function, offset, name);
+}
+
+/// The bits of an arg_info type mask that are the type itself (the others
+/// are flags such as the send mode), as this PHP's headers define them.
+pub fn type_mask() -> u32 {
+    // SAFETY: returns a constant.
+    unsafe { weixin_shim_type_mask() }
+}

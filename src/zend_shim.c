@@ -1,0 +1,42 @@
+/*
+ * The few Zend APIs ext-php-rs does not bind, wrapped in functions of our
+ * own and compiled by build.rs against the headers of the PHP the extension
+ * is built for. A prototype, calling convention (ZEND_FASTCALL), inline
+ * helper or constant that changes in a PHP release then changes here with
+ * it, or breaks the build, instead of becoming silent undefined behaviour
+ * behind a hand-written Rust declaration. src/zend_ffi.rs declares these
+ * wrappers, whose signatures are ours and do not change.
+ */
+#include "php.h"
+#include "zend_attributes.h"
+#include "zend_constants.h"
+#include "zend_ini.h"
+
+const char *weixin_shim_ini_string(const char *name, size_t name_length, int original, bool *exists)
+{
+	return zend_ini_string_ex(name, name_length, original, exists);
+}
+
+zval *weixin_shim_get_constant(const char *name, size_t name_length)
+{
+	return zend_get_constant_str(name, name_length);
+}
+
+HashTable *weixin_shim_proptable_to_symtable(HashTable *properties, bool always_duplicate)
+{
+	return zend_proptable_to_symtable(properties, always_duplicate);
+}
+
+/* `#[name]` on the parameter at `offset` (0 for the first) of an internal
+ * function; takes the reference to `name`. */
+void weixin_shim_add_parameter_attribute(zend_function *function, uint32_t offset, zend_string *name)
+{
+	zend_add_parameter_attribute(function, offset, name, 0);
+}
+
+/* The bits of an arg_info's type mask that are the type itself (the rest
+ * carry flags such as the send mode). */
+uint32_t weixin_shim_type_mask(void)
+{
+	return _ZEND_TYPE_MASK;
+}
