@@ -45,11 +45,12 @@ class class_weixin
      * Both arguments count only as a pair of non-empty values; otherwise each
      * credential comes from the object's property (a subclass default), then
      * the constant APPID/APPSECRET, then INI weixin.appid/weixin.appsecret.
+     * Further arguments are ignored, as the legacy constructor ignored them.
      *
      * @throws WeixinException when no credentials are configured, or when no
      *         valid token exists and WeChat fails (errcode as the code)
      */
-    public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null) {}
+    public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null, mixed ...$ignored) {}
 
     /**
      * GET when $data is empty; otherwise POST: a string as the body

@@ -50,7 +50,7 @@ class class_weixin extends -
   property public $appid = NULL
   property public $appsecret = NULL
   property public $access_token = NULL
-  method public __construct(?string $appid = NULL, #[SensitiveParameter] ?string $appsecret = NULL)
+  method public __construct(?string $appid = NULL, #[SensitiveParameter] ?string $appsecret = NULL, mixed ...$ignored)
   method protected http_request($url, $data = NULL)
   method public refresh_access_token(): string
   method public __debugInfo(): array

@@ -32,10 +32,14 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         .property(plain_property("appsecret"))
         .property(plain_property("access_token"))
         .method(
+            // `mixed ...$ignored`: the legacy constructor ignored extra
+            // arguments, and so does this one; without a variadic tail a
+            // debug PHP stops at them ("Arginfo / zpp mismatch").
             FunctionBuilder::constructor(construct)
                 .not_required()
                 .arg(nullable_string("appid"))
-                .arg(nullable_string("appsecret")),
+                .arg(nullable_string("appsecret"))
+                .arg(Arg::new("ignored", DataType::Mixed).is_variadic()),
             MethodFlags::Public,
         )
         .method(
@@ -125,7 +129,7 @@ fn guarded(body: impl FnOnce()) {
     }
 }
 
-/// `public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null)`
+/// `public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null, mixed ...$ignored)`
 extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
     guarded(|| {
         let [appid_arg, secret_arg] = leading_arguments(ex);
