@@ -27,7 +27,7 @@ fn runtime_exception() -> &'static ClassEntry {
 }
 
 pub fn register() -> ext_php_rs::error::Result<()> {
-    let parent = ClassEntry::try_find("RuntimeException").ok_or(ext_php_rs::error::Error::InvalidScope)?;
+    let parent = crate::zend_ffi::find_class("RuntimeException").ok_or(ext_php_rs::error::Error::InvalidScope)?;
     PARENT.store(std::ptr::from_ref(parent).cast_mut(), Ordering::Release);
     ClassBuilder::new(CLASS_NAME)
         .extends((runtime_exception, "RuntimeException"))

@@ -5,7 +5,8 @@
 
 use std::os::raw::c_char;
 
-use ext_php_rs::ffi::{zend_function, zend_string, zval, HashTable};
+use ext_php_rs::ffi::{zend_class_entry, zend_function, zend_string, zval, HashTable};
+use ext_php_rs::zend::ClassEntry;
 
 extern "C" {
     fn weixin_shim_ini_string(name: *const c_char, name_length: usize, original: i32, exists: *mut bool) -> *const c_char;
@@ -13,6 +14,16 @@ extern "C" {
     fn weixin_shim_proptable_to_symtable(properties: *mut HashTable, always_duplicate: bool) -> *mut HashTable;
     fn weixin_shim_add_parameter_attribute(function: *mut zend_function, offset: u32, name: *mut zend_string);
     fn weixin_shim_type_mask() -> u32;
+    fn weixin_shim_find_class(lowercase_name: *const c_char, name_length: usize) -> *mut zend_class_entry;
+}
+
+/// A class registered by the engine or an extension loaded before this one,
+/// by name; usable in MINIT.
+pub fn find_class(name: &str) -> Option<&'static ClassEntry> {
+    let lowercase = name.to_ascii_lowercase();
+    // SAFETY: MINIT or later, on the main thread: the compiler's class table
+    // exists; class entries of the engine live as long as the process.
+    unsafe { weixin_shim_find_class(lowercase.as_ptr().cast(), lowercase.len()).cast::<ClassEntry>().as_ref() }
 }
 
 /// `INI_STR()`: the current value of an INI entry (with `original`, the one

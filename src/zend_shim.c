@@ -27,6 +27,13 @@ HashTable *weixin_shim_proptable_to_symtable(HashTable *properties, bool always_
 	return zend_proptable_to_symtable(properties, always_duplicate);
 }
 
+/* A class by its lowercase name, from the compiler's class table: usable
+ * in MINIT, before the executor (and ext-php-rs's lookup) has one. */
+zend_class_entry *weixin_shim_find_class(const char *lowercase_name, size_t name_length)
+{
+	return zend_hash_str_find_ptr(CG(class_table), lowercase_name, name_length);
+}
+
 /* `#[name]` on the parameter at `offset` (0 for the first) of an internal
  * function; takes the reference to `name`. */
 void weixin_shim_add_parameter_attribute(zend_function *function, uint32_t offset, zend_string *name)
