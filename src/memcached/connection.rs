@@ -9,7 +9,8 @@
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The kernel counts socket timeouts in scheduler ticks (1 to 10 ms): an
@@ -141,6 +142,27 @@ impl fmt::Display for Failure {
     }
 }
 
+/// The addresses of `host`, by `deadline`. An IP address needs no lookup;
+/// a name is looked up on a thread of its own, so a slow or dead resolver
+/// costs at most the time left (the lookup itself cannot be interrupted,
+/// and finishes on its own).
+fn resolve(host: &str, port: u16, deadline: Instant) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (sender, receiver) = mpsc::channel();
+    let name = host.to_string();
+    std::thread::Builder::new()
+        .name("weixin-dns".into())
+        .spawn(move || {
+            let _ = sender.send((name.as_str(), port).to_socket_addrs().map(Iterator::collect));
+        })?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    receiver.recv_timeout(left).unwrap_or_else(|_| {
+        Err(io::Error::new(ErrorKind::TimedOut, format!("looking up '{host}' took longer than the time left")))
+    })
+}
+
 pub struct Connection {
     stream: TcpStream,
     /// The timeouts armed on the socket (`None`: none yet).
@@ -159,7 +181,7 @@ impl Connection {
     /// poll; host names resolve through getaddrinfo, which does too).
     pub fn open(host: &str, port: u16, deadline: Instant) -> Result<Connection, Failure> {
         let mut last = io::Error::new(ErrorKind::NotFound, "the host name resolves to no address");
-        for address in (host, port).to_socket_addrs().map_err(Failure::Connect)? {
+        for address in resolve(host, port, deadline).map_err(Failure::Connect)? {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Failure::Connect(io::Error::new(ErrorKind::TimedOut, "connection timed out")));
@@ -422,5 +444,22 @@ mod tests {
         assert!(!needs_arming(Some(ms(250)), ms(250) - Duration::from_micros(50)));
         assert!(needs_arming(Some(ms(250)), ms(100)), "would outlast the deadline");
         assert!(needs_arming(Some(ms(10)), ms(250)), "would wake up early");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_need_no_lookup_and_names_are_looked_up_by_the_deadline() {
+        let soon = Instant::now() + Duration::from_secs(5);
+        assert_eq!(resolve("127.0.0.1", 11211, soon).unwrap(), vec!["127.0.0.1:11211".parse().unwrap()]);
+        assert_eq!(resolve("::1", 1, soon).unwrap(), vec!["[::1]:1".parse().unwrap()]);
+        // A spent deadline: an address still needs no time.
+        assert!(resolve("127.0.0.1", 1, Instant::now()).is_ok());
+        let local = resolve("localhost", 11211, soon).unwrap();
+        assert!(!local.is_empty() && local.iter().all(|a| a.ip().is_loopback()), "{local:?}");
+        assert!(resolve("no-such-host.invalid", 1, soon).is_err());
     }
 }
