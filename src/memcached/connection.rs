@@ -445,11 +445,6 @@ mod tests {
         assert!(needs_arming(Some(ms(250)), ms(100)), "would outlast the deadline");
         assert!(needs_arming(Some(ms(10)), ms(250)), "would wake up early");
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn addresses_need_no_lookup_and_names_are_looked_up_by_the_deadline() {
