@@ -394,11 +394,12 @@ extern "C" fn debug_info(ex: &mut ExecuteData, retval: &mut Zval) {
             let copy = zend_proptable_to_symtable(std::ptr::from_ref(properties).cast_mut(), true);
             ext_php_rs::boxed::ZBox::from_raw(copy)
         };
-        if let Some(secret) = shown.get_mut("appsecret") {
-            let secret = secret.dereference_mut();
-            if secret.coerce_to_bool() {
-                let _ = secret.set_string(Secret::MASK, false);
-            }
+        // The element is replaced in the copy, never written through: it
+        // may be a reference the object (or PHP code holding
+        // `&$w->appsecret`, or another property) shares.
+        let mask = shown.get("appsecret").is_some_and(|secret| secret.dereference().coerce_to_bool());
+        if mask {
+            let _ = shown.insert("appsecret", Secret::MASK);
         }
         retval.set_hashtable(shown);
     });
