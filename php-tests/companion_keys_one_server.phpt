@@ -1,7 +1,10 @@
 --TEST--
 Three memcached servers: KEY:meta and KEY:lock live on the server that holds KEY (where PECL memcache puts KEY), not where the ring would put their own names; with the server their names map to stopped, 4 fresh processes make one upstream call and share one current token
 --SKIPIF--
-<?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
+<?php
+if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind');
+if (!class_exists('Memcache')) die('skip PECL memcache not installed (interop only)');
+?>
 --INI--
 memcache.hash_strategy=consistent
 memcache.hash_function=crc32

@@ -1,5 +1,7 @@
 --TEST--
 PECL memcache interop both ways: a token cached by legacy code is used (also over one of ours) and replaced ahead of its expiry, deleting the key forces a new one, and legacy code reads ours
+--SKIPIF--
+<?php if (!class_exists('Memcache')) die('skip PECL memcache not installed (interop only)'); ?>
 --INI--
 weixin.cache_key=interop_{appid}
 --FILE--
