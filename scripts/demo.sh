@@ -2,7 +2,8 @@
 # The main job: the seed article's script (examples/seed.php) with the
 # extension loaded, against a throwaway memcached and the local WeChat
 # stand-in. With WEIXIN_APPID and WEIXIN_APPSECRET set in the environment it
-# talks to the real WeChat API instead of the stand-in.
+# talks to the real WeChat API instead of the stand-in. PHP_CONFIG chooses
+# the PHP (see scripts/lib.sh).
 source "$(dirname "$0")/lib.sh"
 
 ensure_deps
@@ -18,9 +19,9 @@ else
 fi
 
 say "php examples/seed.php (cold cache: fetches a token and caches it)"
-php "${php_args[@]}" "$ROOT/examples/seed.php"
+"$PHP" "${php_args[@]}" "$ROOT/examples/seed.php"
 say "php examples/seed.php again (warm cache: the same token, no fetch)"
-php "${php_args[@]}" "$ROOT/examples/seed.php"
+"$PHP" "${php_args[@]}" "$ROOT/examples/seed.php"
 if [ -n "${API_PORT:-}" ]; then
     calls=$(python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["token_calls"])' \
         "http://127.0.0.1:$API_PORT/__admin/stats?appid=wx1111111111111111")

@@ -1,11 +1,22 @@
 # Shared by scripts/demo.sh, scripts/test.sh and .ci/run: installs what is
 # missing, builds the extension, and starts throwaway services on free
 # loopback ports (stopped again when the calling script exits).
+#
+# The PHP is the one PHP_CONFIG names (a php-config), else php-config on the
+# PATH, else Debian's PHP of this release (8.2 on Debian 12), installed if
+# missing. Its php-config gives the version, the binary, the extension dir,
+# run-tests.php and php-fpm. A Debian-packaged PHP (prefix /usr) gets its
+# php$V-* packages installed; a PHP built from source only the rest.
+# CARGO_TARGET_DIR, if set, is where the extension is built.
 
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-EXT="$ROOT/target/release/libweixin.so"
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    case $CARGO_TARGET_DIR in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
+    export CARGO_TARGET_DIR
+fi
+EXT="${CARGO_TARGET_DIR:-$ROOT/target}/release/libweixin.so"
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/weixin-run.XXXXXX")
 SERVICE_PIDS=()
 
@@ -18,31 +29,124 @@ trap cleanup EXIT
 
 say() { printf '==> %s\n' "$*" >&2; }
 
-# Debian 12 packages: PHP 8.2 (headers for bindgen, the PECL memcache client
-# for interop tests, FPM), memcached, clang for bindgen, openssl for test certs,
-# nginx and wrk to load php-fpm like production.
-APT_PACKAGES=(php8.2-cli php8.2-dev php8.2-memcache php8.2-curl php8.2-fpm
-              memcached libclang-dev clang python3 openssl ca-certificates
+# Debian packages besides PHP: memcached, clang for bindgen, openssl for test
+# certs, nginx and wrk to load php-fpm like production, faketime for clock
+# skew. Scripts may append to it before ensure_deps (test.sh --valgrind does).
+APT_PACKAGES=(memcached libclang-dev clang python3 openssl ca-certificates
               nginx-light wrk make faketime)
 
+# Set by ensure_deps: the PHP in use, exported for cargo (ext-php-rs reads PHP
+# and PHP_CONFIG) and for the tests (WEIXIN_TEST_FPM).
+PHP=""            # its CLI binary
+PHP_VER=""        # major.minor
+PHP_PREFIX=""     # /usr for Debian's packages
+PHP_EXT_DIR=""    # php-config --extension-dir
+PHP_API=""        # "PHP API" of php -i, e.g. 20220829
+RUN_TESTS=""      # its run-tests.php, if one was found
+PHP_FPM=""        # its php-fpm, if one was found
+PHP_DEBIAN=""     # 1 for a Debian-packaged PHP
+PHP_MISSING=()    # optional php$V-* packages Debian does not have (tests needing them skip)
+
+# Debian's PHP of this release, for a machine without php-config.
+debian_default_php() {
+    local codename
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true
+    case $codename in
+        trixie) echo 8.4 ;;
+        *) echo 8.2 ;; # bookworm, and anything unknown: what the project was made on
+    esac
+}
+
+# Decides which PHP: sets PHP_CONFIG, PHP_VER, PHP_PREFIX and PHP_DEBIAN. A
+# PHP_CONFIG that does not exist yet but is named like Debian's
+# (/usr/bin/php-configX.Y) is installed from Debian's packages.
+choose_php() {
+    local config=${PHP_CONFIG:-}
+    if [ -z "$config" ]; then
+        config=$(command -v php-config || true)
+        [ -n "$config" ] || config=/usr/bin/php-config$(debian_default_php)
+    fi
+    case $config in /*) ;; */*) config="$PWD/$config" ;; esac
+    if command -v "$config" >/dev/null; then
+        PHP_CONFIG=$(command -v "$config")
+        PHP_VER=$("$PHP_CONFIG" --version | cut -d. -f1,2)
+        PHP_PREFIX=$("$PHP_CONFIG" --prefix)
+        [ "$PHP_PREFIX" = /usr ] && PHP_DEBIAN=1 || PHP_DEBIAN=""
+    elif [[ $config =~ ^/usr/bin/php-config([0-9]+\.[0-9]+)$ ]]; then
+        PHP_CONFIG=$config PHP_VER=${BASH_REMATCH[1]} PHP_PREFIX=/usr PHP_DEBIAN=1
+    else
+        say "PHP_CONFIG=$config: no such php-config"; exit 1
+    fi
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# Whether apt can install $1 (after apt-get update).
+installable() { LC_ALL=C apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+
 ensure_deps() {
-    local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    choose_php
+    local required=("${APT_PACKAGES[@]}") optional=()
+    if [ -n "$PHP_DEBIAN" ]; then
+        required+=("php$PHP_VER-cli" "php$PHP_VER-dev" "php$PHP_VER-curl" "php$PHP_VER-fpm")
+        # The PECL client, for interop tests only; unless this PHP has it already.
+        local binary=/usr/bin/php$PHP_VER
+        [ -x "$binary" ] && "$binary" -r 'exit(class_exists("Memcache") ? 0 : 1);' 2>/dev/null \
+            || optional+=("php$PHP_VER-memcache")
+    fi
+    local missing=() unsure=() pkg
+    for pkg in "${required[@]}"; do installed "$pkg" || missing+=("$pkg"); done
+    for pkg in "${optional[@]}"; do
+        installed "$pkg" && continue
+        # Known to apt already, or worth an update because more is missing.
+        if installable "$pkg" || ((${#missing[@]})); then unsure+=("$pkg"); else PHP_MISSING+=("$pkg"); fi
     done
-    if ((${#missing[@]})); then
-        say "installing ${missing[*]}"
+    if ((${#missing[@]} + ${#unsure[@]})); then
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        for pkg in "${unsure[@]}"; do
+            if installable "$pkg"; then missing+=("$pkg"); else PHP_MISSING+=("$pkg"); fi
+        done
+        if ((${#missing[@]})); then
+            say "installing ${missing[*]}"
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        fi
+    fi
+    if ((${#PHP_MISSING[@]})); then
+        say "not in Debian's archive: ${PHP_MISSING[*]} (optional: the tests that need it skip)"
     fi
     command -v cargo >/dev/null || { say "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
+    php_details
+}
+
+# Reads what the chosen PHP's php-config and php -i say (after installing).
+php_details() {
+    [ -x "$PHP_CONFIG" ] || { say "$PHP_CONFIG not found"; exit 1; }
+    PHP=$("$PHP_CONFIG" --php-binary)
+    [ -x "$PHP" ] || { say "$PHP_CONFIG names $PHP as its PHP, which is not there"; exit 1; }
+    PHP_EXT_DIR=$("$PHP_CONFIG" --extension-dir)
+    PHP_API=$("$PHP" -n -i | sed -n 's/^PHP API => //p')
+    RUN_TESTS=""
+    # Debian: /usr/lib/php/<api>/build (its extension dir's build/); upstream:
+    # <prefix>/lib/php/build.
+    local candidate candidates=("$PHP_EXT_DIR/build/run-tests.php" "$PHP_PREFIX/lib/php/build/run-tests.php")
+    [ -z "$PHP_DEBIAN" ] || [ -z "$PHP_API" ] || candidates+=("/usr/lib/php/$PHP_API/build/run-tests.php")
+    for candidate in "${candidates[@]}"; do
+        [ -f "$candidate" ] && { RUN_TESTS=$candidate; break; }
+    done
+    PHP_FPM=""
+    for candidate in "$PHP_PREFIX/sbin/php-fpm$PHP_VER" "$PHP_PREFIX/sbin/php-fpm"; do
+        [ -x "$candidate" ] && { PHP_FPM=$candidate; break; }
+    done
+    export PHP PHP_CONFIG
+    if [ -n "$PHP_FPM" ]; then export WEIXIN_TEST_FPM=$PHP_FPM; else unset WEIXIN_TEST_FPM; fi
+    say "PHP $("$PHP" -n -r 'echo PHP_VERSION, PHP_ZTS ? " ZTS" : " NTS", PHP_DEBUG ? " debug" : "";') ($PHP_CONFIG)"
 }
 
 build_ext() {
-    say "building the extension (release)"
-    (cd "$ROOT" && cargo build --release --quiet)
+    say "building the extension (release) into ${EXT%/release/*}"
+    (cd "$ROOT" && PHP="$PHP" PHP_CONFIG="$PHP_CONFIG" cargo build --release --quiet)
 }
 
 free_port() {
