@@ -413,8 +413,17 @@ fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Op
     if value.is_null() {
         return Ok(None);
     }
-    if value.is_string() || value.is_long() || value.is_double() || value.is_bool() {
+    if value.is_string() {
+        return utf8_credential(value, position, name);
+    }
+    if value.is_long() || value.is_double() || value.is_bool() {
         return Ok(Credential::from_php(value));
+    }
+    // A Stringable object, as PHP's own `?string` parameters take one. An
+    // exception its __toString() throws stays pending.
+    if let Some(object) = value.object().filter(|o| o.instance_of(ext_php_rs::zend::ce::stringable())) {
+        let text = object.try_call_method("__toString", vec![]).map_err(|_| ())?;
+        return utf8_credential(&text, position, name);
     }
     let _ = ext_php_rs::exception::throw(
         ext_php_rs::zend::ce::type_error(),
@@ -435,6 +444,20 @@ fn type_name(value: &Zval) -> String {
 }
 
 /// PHP's truthiness of a string: everything but "" and "0".
+/// A string argument as a credential; one that is not UTF-8 (never an AppID
+/// or AppSecret) is an error naming the argument, not a silent fall-back to
+/// another account.
+fn utf8_credential(value: &Zval, position: u32, name: &str) -> Result<Option<Credential>, ()> {
+    if value.is_string() && value.str().is_none() {
+        exception::throw(&WeixinError::local(format!(
+            "class_weixin::__construct(): Argument #{position} (${name}) is not valid UTF-8 \
+             (an AppID and an AppSecret are letters and digits)"
+        )));
+        return Err(());
+    }
+    Ok(Credential::from_php(value))
+}
+
 fn php_truthy(value: &str) -> bool {
     !value.is_empty() && value != "0"
 }
