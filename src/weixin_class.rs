@@ -422,7 +422,8 @@ fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Op
     // A Stringable object, as PHP's own `?string` parameters take one. An
     // exception its __toString() throws stays pending.
     if let Some(object) = value.object().filter(|o| o.instance_of(ext_php_rs::zend::ce::stringable())) {
-        let text = object.try_call_method("__toString", vec![]).map_err(|_| ())?;
+        // No string back: __toString() threw (its exception is pending).
+        let text = object.try_call_method("__toString", vec![]).ok().filter(Zval::is_string).ok_or(())?;
         return utf8_credential(&text, position, name);
     }
     let _ = ext_php_rs::exception::throw(
