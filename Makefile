@@ -4,6 +4,8 @@
 #                 /etc/php/X.Y/mods-available, enabled for every SAPI (phpenmod); a PHP
 #                 built from source: weixin.ini into its scan dir (php-config --ini-dir)
 # make uninstall  undo all of that
+# make deb        a Debian package for Debian's PHP X.Y (no debhelper needed):
+#                 target/debian/phpX.Y-weixin_<version>_<arch>.deb (scripts/deb/)
 # make test / demo / bench: scripts/test.sh, scripts/demo.sh, bench/run.sh
 #
 # PHP_CONFIG=/opt/php/bin/php-config make install: for another PHP (default: php-config on PATH).
@@ -23,7 +25,7 @@ INI_PATH = $(shell $(PHP_BINARY) -n -r 'echo PHP_CONFIG_FILE_PATH;')
 # cargo's output: target/, or CARGO_TARGET_DIR when set (scripts/lib.sh may set it)
 LIBRARY := $(or $(CARGO_TARGET_DIR),target)/release/libweixin.so
 
-.PHONY: all build install uninstall test demo bench
+.PHONY: all build install uninstall deb test demo bench
 
 all: build
 
@@ -62,6 +64,9 @@ uninstall:
 	@ini_dir='$(INI_DIR)'; echo "rm -f $(DESTDIR)$(EXTENSION_DIR)/weixin.so$${ini_dir:+ $(DESTDIR)$$ini_dir/weixin.ini}"; \
 	rm -f $(DESTDIR)$(EXTENSION_DIR)/weixin.so; [ -z "$$ini_dir" ] || rm -f "$(DESTDIR)$$ini_dir/weixin.ini"
 endif
+
+deb: build
+	PHP_CONFIG='$(PHP_CONFIG)' scripts/deb/build.sh
 
 test:
 	scripts/test.sh
