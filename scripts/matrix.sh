@@ -536,14 +536,16 @@ run_leg() {
     local leg=$1 log="$LOG_DIR/$1.log" start=$SECONDS status counts passed failed note="" elapsed
     rm -f "$LOG_DIR/$leg.reason" "$LOG_DIR/$leg.times"
     say "leg $leg"
+    # A leg's own "N passed, M failed" is shown as "==> LEG: N passed, M
+    # failed" (the log keeps it as it was): the run's last line is the only
+    # line of that form in its output.
     set +e
     case $leg in
-        8.2) (cd "$ROOT" && scripts/test.sh) 2>&1 | tee "$log" ;;
-        deb) (cd "$ROOT" && scripts/deb_test.sh) 2>&1 | tee "$log" ;;
+        8.2) (cd "$ROOT" && scripts/test.sh) ;;
+        deb) (cd "$ROOT" && scripts/deb_test.sh) ;;
         *) unshare --mount --propagation private -- \
-               env WEIXIN_MATRIX_HOST_NS="$(readlink /proc/self/ns/mnt)" WEIXIN_MATRIX_DIR="$MATRIX_DIR" \
-               "$SELF" __leg "$leg" 2>&1 | tee "$log" ;;
-    esac
+               env WEIXIN_MATRIX_HOST_NS="$(readlink /proc/self/ns/mnt)" "$SELF" __leg "$leg" ;;
+    esac 2>&1 | tee "$log" | sed -u -E "s/^([0-9]+ passed, [0-9]+ failed)\$/==> $leg: \1/"
     status=${PIPESTATUS[0]}
     set -e
     elapsed=$(fmt_time $((SECONDS - start)))
@@ -590,6 +592,7 @@ main() {
     [ "$(id -u)" -eq 0 ] || die "run as root (chroots, mounts)"
     check_matrix_dir
     mkdir -p "$LOG_DIR"
+    export WEIXIN_MATRIX_DIR="$MATRIX_DIR" # scripts/deb_test.sh's chroot goes there too
 
     case $1 in
         clean)
