@@ -55,8 +55,10 @@ extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
 
 /// RINIT: each request may raise its own memcached warning.
 extern "C" fn request_startup(_type: i32, _module_number: i32) -> i32 {
-    weixin_class::WARNED_THIS_REQUEST.store(false, std::sync::atomic::Ordering::Relaxed);
-    0
+    match std::panic::catch_unwind(weixin_class::new_request) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
 }
 
 #[php_module]

@@ -7,7 +7,7 @@
 //! those properties through the engine's handlers, like PHP code would.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
 
 use ext_php_rs::args::Arg;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
@@ -238,8 +238,16 @@ fn credentials(
     Ok((appid, secret))
 }
 
-/// Whether this request has raised its one memcached warning (reset in RINIT).
-pub static WARNED_THIS_REQUEST: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether this request has raised its one memcached warning. Per
+    /// thread: under ZTS each thread serves its own requests (reset in RINIT).
+    static WARNED_THIS_REQUEST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// RINIT: this request has raised no warning yet.
+pub fn new_request() {
+    WARNED_THIS_REQUEST.set(false);
+}
 
 /// Runs `job` on this account's token service, raising memcached trouble as
 /// one E_WARNING per request at most: a dead memcached must not flood the
@@ -251,7 +259,7 @@ fn with_token_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let warn = |error: &WeixinError| {
-        if !WARNED_THIS_REQUEST.swap(true, Ordering::Relaxed) {
+        if !WARNED_THIS_REQUEST.replace(true) {
             warning(&error.clone().redact(secret.expose()).message);
         }
     };
