@@ -46,7 +46,7 @@ if ! "$PHP" -r 'exit(class_exists("Memcache") ? 0 : 1);' 2>/dev/null; then
     expected_skips+=("PECL memcache not installed (interop only)")
     say "PHP $PHP_VER has no PECL memcache client: its interop tests skip, the others read memcached directly"
 fi
-if [ "$("$PHP" -n -r 'echo PHP_ZTS;')" = 0 ]; then
+if ! "$PHP" -n -r 'exit(PHP_ZTS ? 0 : 1);'; then
     expected_skips+=("needs a thread-safe PHP")
     say "PHP $PHP_VER is not thread-safe (NTS): the threads test skips"
 fi
