@@ -2,7 +2,7 @@
 make install / make uninstall for the PHP running the test: weixin.so in its extension dir, weixin.ini where it reads it (Debian's PHP: mods-available, enabled for every SAPI; built from source: its scan dir), loaded by its CLI and FPM, then all removed
 --SKIPIF--
 <?php
-if (getenv('USE_ZEND_ALLOC') === '0') die('skip runs make and cargo: not under valgrind');
+if (getenv('USE_ZEND_ALLOC') === '0') die('skip installs into the PHP running it: not under valgrind');
 // The php-config of this PHP (make installs for the PHP its PHP_CONFIG names).
 $binary = realpath(PHP_BINARY);
 $found = null;
@@ -45,6 +45,10 @@ foreach ([$inherited, dirname($binary) . '/php-config' . substr(basename($binary
     if ($named !== '' && realpath($named) === $binary) { $config = $candidate; break; }
 }
 $make = 'make -s -C ' . escapeshellarg($root) . ($config === $inherited ? '' : ' PHP_CONFIG=' . escapeshellarg($config));
+// The build the suite tests (scripts/test.sh names it) is the one installed, and
+// make does not run cargo (-o build): a build in the test could outlast its time.
+$built = getenv('WEIXIN_TEST_EXT');
+if ($built !== false && is_file($built)) $make .= ' -o build LIBRARY=' . escapeshellarg($built);
 register_shutdown_function(fn () => shell_exec("$make uninstall 2>&1"));
 
 // Where this PHP reads weixin.ini: Debian's PHP (prefix /usr): mods-available,
