@@ -38,6 +38,8 @@ pub struct SlotState {
     /// When this process last asked WeChat without memcached (at most
     /// `DEGRADED_CALLS_PER_MINUTE` kept).
     pub degraded_calls: VecDeque<f64>,
+    /// Token requests this process's threads are making without memcached.
+    pub degraded_in_flight: u32,
 }
 
 /// The token this process holds for one memcached pool and key.

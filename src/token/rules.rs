@@ -464,6 +464,9 @@ impl TokenService<'_> {
     /// The stable token, not forced, within this process's own budget of
     /// upstream calls without memcached.
     fn fetch_degraded(&self, now: f64) -> Result<Entry, WeixinError> {
+        if let Some(entry) = self.await_sibling_fetch() {
+            return Ok(entry);
+        }
         if !self.local.allow_degraded_call(now, DEGRADED_CALLS_PER_MINUTE, 60.0) {
             return Err(WeixinError::local(format!(
                 "token requests throttled: memcached is unreachable or full for key {}, and this process \
@@ -472,8 +475,54 @@ impl TokenService<'_> {
                 self.keys.token
             )));
         }
-        let fetched = self.fetch(TokenKind::Stable { force: false })?;
+        let fetched = {
+            let _in_flight = DegradedFetch::start(self.local);
+            self.fetch(TokenKind::Stable { force: false })?
+        };
         Ok(Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin))
+    }
+
+    /// Threads of one process (ZTS) share its slot: while one of them asks
+    /// WeChat without memcached, the others wait for its token (at most one
+    /// token request long) instead of spending the process's budget.
+    /// `None`: nobody was asking, or the request brought no token.
+    fn await_sibling_fetch(&self) -> Option<Entry> {
+        let give_up = self.clock.now() + self.policy.token_timeout.as_secs_f64() + 1.0;
+        let mut pause = Duration::from_millis(10);
+        let mut waited = false;
+        loop {
+            let now = self.clock.now();
+            let (busy, fresh) = {
+                let state = self.local.state();
+                let fresh = state.held.as_ref().filter(|h| now < h.entry.refresh_at).map(|h| h.entry.clone());
+                (state.degraded_in_flight > 0, fresh)
+            };
+            if waited && fresh.is_some() {
+                return fresh;
+            }
+            if !busy || now > give_up {
+                return None;
+            }
+            waited = true;
+            self.clock.sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Counts a token request made without memcached while it runs.
+struct DegradedFetch<'a>(&'a LocalSlot);
+
+impl<'a> DegradedFetch<'a> {
+    fn start(slot: &'a LocalSlot) -> DegradedFetch<'a> {
+        slot.state().degraded_in_flight += 1;
+        DegradedFetch(slot)
+    }
+}
+
+impl Drop for DegradedFetch<'_> {
+    fn drop(&mut self) {
+        self.0.state().degraded_in_flight -= 1;
     }
 }
 

@@ -736,3 +736,24 @@ fn an_unpublished_plain_token_replaces_the_one_it_invalidated() {
     assert_eq!(store.value("k").as_deref(), Some("T2"));
     assert_eq!(world.upstream.calls.get(), 2);
 }
+
+#[test]
+fn without_memcached_a_thread_waits_for_a_siblings_request_instead_of_making_its_own() {
+    setup!(world, store, svc);
+    store.down.set(true);
+    // A sibling thread is asking: this one waits, and when nothing comes
+    // within one token request's time, asks itself.
+    world.local.state().degraded_in_flight = 1;
+    let started = world.clock.now();
+    let token = svc.token();
+    let waited = world.clock.now() - started;
+    assert!((5.0..=7.0).contains(&waited), "waited {waited}");
+    assert_eq!(token.unwrap(), "S1");
+    assert_eq!(world.upstream.calls.get(), 1);
+    // Nobody asking: no wait at all.
+    world.local.state().degraded_in_flight = 0;
+    world.local.clear();
+    let started = world.clock.now();
+    svc.token().unwrap();
+    assert_eq!(world.clock.now(), started);
+}
