@@ -22,8 +22,11 @@ $wrong = spawn_constructor($ini);
 $wrongToo = spawn_constructor($ini);
 $right = spawn_constructor($ini);
 
-$start = mark_time();
 $first = ask($wrong, "$appid " . WRONG_SECRET);
+// The marker lives 2 s; kept for 30 (its value, and the 2 s hold written in
+// it, unchanged) so that what follows does not race the clock on a loaded
+// machine: the right secret must not adopt it even while it lasts.
+$touched = memcached_command("mg $key:lock T30");
 $marker = get_raw("$key:lock");
 $second = ask($wrongToo, "$appid " . WRONG_SECRET);
 $callsAfterSecond = stats($appid)['token_calls'];
@@ -32,7 +35,7 @@ echo "wrong secret: code ", $first['code'] ?? 'none', "\n";
 echo "  marker: ", preg_match('/^wx2 fail cold \d+ [0-9a-fA-F]{16} \S+ 40125 /', (string) $marker) ? 'wx2 fail cold <hold> <fingerprint> <id> 40125 ...' : var_export($marker, true), "\n";
 echo "  marker holds no secret: ", !str_contains((string) $marker, WRONG_SECRET) && !str_contains((string) $marker, TEST_SECRET) ? 'yes' : 'no', "\n";
 echo "the same wrong secret again: code ", $second['code'] ?? 'none', ", upstream calls: ", $callsAfterSecond, "\n";
-echo "the right secret, ", mark_time($start) < 2 ? 'started within the 2 s' : 'started too late', ": ",
+echo "the right secret, the marker still there", str_starts_with($touched, 'HD') ? '' : ' (it was not)', ": ",
     isset($third['token']) ? (token_is_current($third['token']) ? 'a current token' : 'a token WeChat refuses')
         : "code {$third['code']}: {$third['message']}", "\n";
 echo "upstream calls: ", stats($appid)['token_calls'], "\n";
@@ -88,7 +91,7 @@ wrong secret: code 40125
   marker: wx2 fail cold <hold> <fingerprint> <id> 40125 ...
   marker holds no secret: yes
 the same wrong secret again: code 40125, upstream calls: 1
-the right secret, started within the 2 s: a current token
+the right secret, the marker still there: a current token
 upstream calls: 2
 due token, WeChat failing: refresh attempted: yes, current token served throughout: yes
   marker: wx2 fail ahead <hold> <fingerprint> <id> -1 ..., kept 5 to 60 s: yes
