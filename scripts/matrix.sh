@@ -22,6 +22,11 @@
 # if any counted leg failed (a failing cargo test, a chroot that cannot be
 # made, or a leak report counts as one failure when the phpt counts show none).
 #
+# A suite (scripts/test.sh, or scripts/deb_test.sh) still running after
+# WEIXIN_MATRIX_SUITE_TIMEOUT seconds (default 1200; a leg's suite takes 3-6
+# minutes on 2 cores) is stopped and its leg fails: a hung test cannot eat
+# CI's whole time.
+#
 # WEIXIN_MATRIX_DIR (default /var/tmp/weixin-matrix) holds the chroots, the
 # legs' logs, and per chroot a copy of the clone (its tracked and untracked,
 # not ignored, files) at the clone's own path, so a leg never writes into the
@@ -43,6 +48,7 @@ MATRIX_DIR=${WEIXIN_MATRIX_DIR:-/var/tmp/weixin-matrix}
 LOG_DIR="$MATRIX_DIR/logs"
 HOST_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 HOST_RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+SUITE_TIMEOUT=${WEIXIN_MATRIX_SUITE_TIMEOUT:-1200}
 
 ZTS_PREFIX=/opt/php-zts
 ZTS_CONFIGURE=(--prefix="$ZTS_PREFIX" --enable-zts --enable-debug --enable-embed
@@ -268,8 +274,13 @@ copy_clone() {
 CHROOT=""
 LEG_ENV=()
 
+# in_chroot [--timeout SECONDS] CMD...: runs CMD in the chroot, with a clean
+# environment (LEG_ENV added). A timeout stops CMD (TERM, then KILL 30 s
+# later); what it started is stopped when the leg unmounts.
 in_chroot() {
-    env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" PATH="$CHROOT_PATH" \
+    local limit=()
+    [ "$1" != --timeout ] || { limit=(timeout --foreground -k 30 "$2"); shift 2; }
+    "${limit[@]}" env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" PATH="$CHROOT_PATH" \
         DEBIAN_FRONTEND=noninteractive "${LEG_ENV[@]}" chroot "$CHROOT" "$@"
 }
 
@@ -502,7 +513,8 @@ leg_main() {
     say "[$LEG] $(in_chroot bash -c 'php -v | head -n 1') ($(in_chroot bash -c 'php-config --extension-dir'))"
     say "[$LEG] suite: scripts/test.sh in $(basename "$CHROOT"):$ROOT (CARGO_TARGET_DIR=target/matrix-$LEG)"
     echo "--- weixin-matrix: suite output follows ---"
-    in_chroot bash -c 'cd "$1" && scripts/test.sh' test "$ROOT" || status=$?
+    in_chroot --timeout "$SUITE_TIMEOUT" bash -c 'cd "$1" && scripts/test.sh' test "$ROOT" || status=$?
+    [ "$status" -ne 124 ] || say "[$LEG] the suite did not finish within ${SUITE_TIMEOUT}s: stopped"
     phase "suite" "$t"
     printf '%s\n' "${TIMES[@]}" >"$LOG_DIR/$LEG.times"
     return "$status"
@@ -523,7 +535,7 @@ TOTAL_FAILED=0
 FAILED_LEGS=0
 
 # "N passed, M failed": the last such line of log $1.
-counts_of() { grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1; }
+counts_of() { grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1 || true; }
 
 # Memory leak reports of a debug PHP in the suite's output ($1: a leg's log).
 leak_reports() {
@@ -539,10 +551,15 @@ run_leg() {
     # A leg's own "N passed, M failed" is shown as "==> LEG: N passed, M
     # failed" (the log keeps it as it was): the run's last line is the only
     # line of that form in its output.
+    # On the host, the timeout stops the suite's whole process group (what a
+    # hung test left running would keep the output pipe open); from a
+    # terminal it stays in the foreground, so that Ctrl-C reaches it.
+    local limit=(timeout -k 30 "$SUITE_TIMEOUT")
+    [ ! -t 0 ] || limit=(timeout --foreground -k 30 "$SUITE_TIMEOUT")
     set +e
     case $leg in
-        8.2) (cd "$ROOT" && scripts/test.sh) ;;
-        deb) (cd "$ROOT" && scripts/deb_test.sh) ;;
+        8.2) (cd "$ROOT" && "${limit[@]}" scripts/test.sh) ;;
+        deb) (cd "$ROOT" && "${limit[@]}" scripts/deb_test.sh) ;;
         *) unshare --mount --propagation private -- \
                env WEIXIN_MATRIX_HOST_NS="$(readlink /proc/self/ns/mnt)" "$SELF" __leg "$leg" ;;
     esac 2>&1 | tee "$log" | sed -u -E "s/^([0-9]+ passed, [0-9]+ failed)\$/==> $leg: \1/"
@@ -568,7 +585,10 @@ run_leg() {
             status=1
         fi
     fi
-    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    if [ "$status" -eq 124 ] || grep -aq "the suite did not finish within" "$log"; then
+        note+="; the suite did not finish within ${SUITE_TIMEOUT}s: stopped"
+        failed=$((failed + 1))
+    elif [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
         failed=1; note+="; exit status $status (cargo test, build or set-up failed: see $log)"
     fi
     [ "$status" -eq 0 ] || FAILED_LEGS=$((FAILED_LEGS + 1))
