@@ -23,7 +23,7 @@
 # made, or a leak report counts as one failure when the phpt counts show none).
 #
 # A suite (scripts/test.sh, or scripts/deb_test.sh) still running after
-# WEIXIN_MATRIX_SUITE_TIMEOUT seconds (default 1200; a leg's suite takes 3-6
+# WEIXIN_MATRIX_SUITE_TIMEOUT seconds (default 900; a leg's suite takes 3-6
 # minutes on 2 cores) is stopped and its leg fails: a hung test cannot eat
 # CI's whole time.
 #
@@ -48,7 +48,7 @@ MATRIX_DIR=${WEIXIN_MATRIX_DIR:-/var/tmp/weixin-matrix}
 LOG_DIR="$MATRIX_DIR/logs"
 HOST_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 HOST_RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
-SUITE_TIMEOUT=${WEIXIN_MATRIX_SUITE_TIMEOUT:-1200}
+SUITE_TIMEOUT=${WEIXIN_MATRIX_SUITE_TIMEOUT:-900}
 
 ZTS_PREFIX=/opt/php-zts
 ZTS_CONFIGURE=(--prefix="$ZTS_PREFIX" --enable-zts --enable-debug --enable-embed
