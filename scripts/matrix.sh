@@ -586,7 +586,10 @@ run_leg() {
         fi
     fi
     if [ "$status" -eq 124 ] || grep -aq "the suite did not finish within" "$log"; then
-        note+="; the suite did not finish within ${SUITE_TIMEOUT}s: stopped"
+        local running
+        running=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | tr '\r' '\n' \
+            | sed -n 's/.*TEST [0-9]*\/[0-9]* \[\([^]]*\)\].*/\1/p' | tail -n 1)
+        note+="; the suite did not finish within ${SUITE_TIMEOUT}s: stopped${running:+ in ${running#"$ROOT"/}}"
         failed=$((failed + 1))
     elif [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
         failed=1; note+="; exit status $status (cargo test, build or set-up failed: see $log)"
