@@ -20,7 +20,8 @@
 # Each leg prints its own "N passed, M failed"; the run ends with one line per
 # leg and a last line "N passed, M failed" summing the counted legs, and fails
 # if any counted leg failed (a failing cargo test, a chroot that cannot be
-# made, or a leak report counts as one failure when the phpt counts show none).
+# made or a stopped suite counts as one failure when the phpt counts show
+# none; the ZTS leg's leak reports add one).
 #
 # A suite (scripts/test.sh, or scripts/deb_test.sh) still running after
 # WEIXIN_MATRIX_SUITE_TIMEOUT seconds (default 900; a leg's suite takes 3-6
@@ -29,8 +30,9 @@
 #
 # WEIXIN_MATRIX_DIR (default /var/tmp/weixin-matrix) holds the chroots, the
 # legs' logs, and per chroot a copy of the clone (its tracked and untracked,
-# not ignored, files) at the clone's own path, so a leg never writes into the
-# clone and runs beside a scripts/test.sh there. A leg's build goes to
+# not ignored, files) at the clone's own path, so a chroot leg never writes
+# into the clone and runs beside a scripts/test.sh there (the 8.2 leg is
+# scripts/test.sh in the clone). A chroot leg's build goes to
 # target/matrix-LEG of that copy. WEIXIN_MATRIX_MIRROR overrides the Debian
 # mirror (default: this machine's own, from /etc/apt).
 #
