@@ -7,7 +7,7 @@ A full memcached (-M: SERVER_ERROR instead of evictions, every slab class filled
 require __DIR__ . '/helpers.inc';
 // 1 MB, no evictions, two slab classes (552 and 2048 bytes): memcached gives
 // each class one page even past -m, and stores nothing more once both are full.
-[$memcached, $port] = fleet_start_memcached(['-m', '1', '-M', '-n', '500', '-f', '2', '-I', '2k', '-o', 'slab_chunk_max=2048']);
+[$memcached, $port] = fleet_start_memcached(['-m', '1', '-M', '-n', '500', '-f', '2', '-I', '2k', '-o', memcached_slab_chunk_max(2)]);
 register_shutdown_function(function () use ($memcached) { if (is_resource($memcached)) stop_memcached($memcached); });
 $stored = fleet_fill_memcached($port, [400, 1500, 400, 1500]);
 $refused = 0;
