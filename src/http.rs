@@ -150,8 +150,8 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder
-        .build()
+    // reqwest starts its runtime thread here.
+    crate::signals::starting_threads(|| builder.build())
         .map_err(|e| WeixinError::local(format!("cannot create the HTTP client: {}", describe(e, options))))
 }
 

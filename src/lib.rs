@@ -18,6 +18,7 @@ mod ini;
 pub mod memcached;
 mod props;
 mod service;
+pub mod signals;
 pub mod stats;
 pub mod token;
 pub mod wechat;

@@ -152,11 +152,11 @@ fn resolve(host: &str, port: u16, deadline: Instant) -> io::Result<Vec<SocketAdd
     }
     let (sender, receiver) = mpsc::channel();
     let name = host.to_string();
-    std::thread::Builder::new()
-        .name("weixin-dns".into())
-        .spawn(move || {
+    crate::signals::starting_threads(|| {
+        std::thread::Builder::new().name("weixin-dns".into()).spawn(move || {
             let _ = sender.send((name.as_str(), port).to_socket_addrs().map(Iterator::collect));
-        })?;
+        })
+    })?;
     let left = deadline.saturating_duration_since(Instant::now());
     receiver.recv_timeout(left).unwrap_or_else(|_| {
         Err(io::Error::new(ErrorKind::TimedOut, format!("looking up '{host}' took longer than the time left")))

@@ -1,0 +1,57 @@
+/*
+ * Threads the extension starts (reqwest's runtime, a memcached name lookup)
+ * must never be where the kernel delivers a process signal: PHP runs the
+ * handlers pcntl_signal() installs on its own threads only, and a ZTS PHP
+ * applies a signal's default action (SIGUSR1, SIGTERM: the process dies)
+ * when it lands on a thread TSRM does not manage. A thread inherits the
+ * mask of the thread that creates it, so the creator blocks every signal
+ * around the creation and restores its own mask afterwards.
+ *
+ * In C because sigset_t and the SIG_* values come from the system headers;
+ * no Zend API here, so cargo test links it without PHP.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+/* Blocks every signal on the calling thread; returns the previous mask, to
+ * give back to weixin_signals_restore (NULL: nothing was changed). */
+void *weixin_signals_block_all(void)
+{
+	sigset_t all;
+	sigset_t *previous = malloc(sizeof *previous);
+	if (previous == NULL) {
+		return NULL;
+	}
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_BLOCK, &all, previous) != 0) {
+		free(previous);
+		return NULL;
+	}
+	return previous;
+}
+
+void weixin_signals_restore(void *previous)
+{
+	if (previous != NULL) {
+		pthread_sigmask(SIG_SETMASK, previous, NULL);
+		free(previous);
+	}
+}
+
+/* Whether the signals a process is sent (SIGUSR1, SIGUSR2, SIGTERM, SIGINT,
+ * SIGHUP, SIGALRM, SIGCHLD) are all blocked on the calling thread. */
+int weixin_signals_process_ones_blocked(void)
+{
+	static const int sent[] = {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGCHLD};
+	sigset_t current;
+	if (pthread_sigmask(SIG_BLOCK, NULL, &current) != 0) {
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+		if (sigismember(&current, sent[i]) != 1) {
+			return 0;
+		}
+	}
+	return 1;
+}
