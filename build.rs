@@ -1,7 +1,7 @@
 //! Builds `src/zend_shim.c` against the headers of the PHP the extension is
 //! for (`PHP_CONFIG`, or `php-config` on the PATH, as ext-php-rs uses), so
 //! that the Zend APIs it wraps are checked by the C compiler, and
-//! `src/signal_shim.c` (thread signal masks, from the system headers).
+//! `src/posix_shim.c` (thread signal masks, fork notification).
 //!
 //! The extension resolves Zend symbols from the PHP binary that loads it.
 //! Linux allows undefined symbols in a shared object by default; macOS must
@@ -14,7 +14,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/zend_shim.c");
-    println!("cargo:rerun-if-changed=src/signal_shim.c");
+    println!("cargo:rerun-if-changed=src/posix_shim.c");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
     println!("cargo:rerun-if-env-changed=CC");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") {
@@ -29,15 +29,15 @@ fn build_shim() {
     let includes = run(&php_config, &["--includes"]);
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     // Two objects in one archive: the linker takes an object only when a
-    // symbol of it is used, so `cargo test`, which uses the signal shim and
+    // symbol of it is used, so `cargo test`, which uses the POSIX shim and
     // no Zend API, links without PHP.
     let zend = compile(&out, "zend_shim", includes.split_whitespace());
-    let signals = compile(&out, "signal_shim", std::iter::empty());
+    let posix = compile(&out, "posix_shim", std::iter::empty());
     let library = out.join("libweixin_shim.a");
     let _ = std::fs::remove_file(&library);
     let archiver = env::var("AR").unwrap_or_else(|_| "ar".into());
     let mut archive = Command::new(archiver);
-    archive.arg("crs").arg(&library).arg(&zend).arg(&signals);
+    archive.arg("crs").arg(&library).arg(&zend).arg(&posix);
     check(archive, "archiving the C shims");
     println!("cargo:rustc-link-search=native={}", out.display());
     println!("cargo:rustc-link-lib=static=weixin_shim");

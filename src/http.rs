@@ -6,12 +6,12 @@
 //! new one is built there. Certificates are always verified, against the
 //! system store plus the optional `weixin.ca_file`.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::blocking::{multipart, Client};
 
 use crate::error::WeixinError;
+use crate::process::{Inherited, PerProcess};
 
 /// How a request is made. The timeout is per request; only the CA file
 /// shapes the client (a change rebuilds it), so token requests and
@@ -64,17 +64,13 @@ pub struct Response {
 }
 
 struct ProcessClient {
-    pid: u32,
     ca_file: Option<String>,
     client: Client,
 }
 
-static CLIENT: Mutex<Option<ProcessClient>> = Mutex::new(None);
-
-/// Clients inherited across fork(): never used or dropped in this process
-/// (dropping one waits for a runtime thread that did not come along), only
-/// kept so that their memory stays accounted for.
-static INHERITED: Mutex<Vec<Client>> = Mutex::new(Vec::new());
+/// A child of fork() builds its own: the parent's is never used or dropped
+/// there (dropping it waits for a runtime thread that did not come along).
+static CLIENT: PerProcess<Option<ProcessClient>> = PerProcess::new(Inherited::Kept);
 
 const USER_AGENT: &str = concat!("weixin-php/", env!("CARGO_PKG_VERSION"));
 
@@ -108,21 +104,14 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
 
 /// The client of this process for these options, built on first use.
 fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
-    let pid = std::process::id();
-    let mut slot = CLIENT.lock().unwrap_or_else(|p| p.into_inner());
+    let mut slot = CLIENT.lock();
     if let Some(current) = slot.as_ref() {
-        if current.pid == pid && current.ca_file == options.ca_file {
+        if current.ca_file == options.ca_file {
             return Ok(current.client.clone());
-        }
-    }
-    if let Some(stale) = slot.take() {
-        if stale.pid != pid {
-            INHERITED.lock().unwrap_or_else(|p| p.into_inner()).push(stale.client);
         }
     }
     let client = build_client(options)?;
     *slot = Some(ProcessClient {
-        pid,
         ca_file: options.ca_file.clone(),
         client: client.clone(),
     });

@@ -16,6 +16,7 @@ pub mod http;
 mod info;
 mod ini;
 pub mod memcached;
+pub mod process;
 mod props;
 mod service;
 pub mod signals;
@@ -42,9 +43,10 @@ pub(crate) fn park_arg_info(tables: ext_php_rs::args::ArgInfoTables) {
     ARG_INFO.lock().unwrap_or_else(|p| p.into_inner()).0.push(tables);
 }
 
-/// MINIT: INI entries and classes. A panic here must not unwind into PHP.
+/// MINIT: fork notification, INI entries and classes. A panic here must not unwind into PHP.
 extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
     let registered = catch_unwind(AssertUnwindSafe(|| {
+        process::watch_forks();
         ini::register(module_number);
         exception::register().and_then(|()| weixin_class::register())
     }));

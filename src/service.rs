@@ -8,17 +8,17 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use once_cell::sync::Lazy;
-
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::ini;
+use crate::process::{self, Inherited, PerProcess};
 use crate::memcached::Memcached;
 use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
 use crate::wechat::WeChatApi;
 
-/// Process-wide state of the token rules: tokens this process holds.
-static LOCAL_TOKENS: Lazy<LocalCache> = Lazy::new(LocalCache::new);
+/// Process-wide state of the token rules: tokens this process holds. A
+/// child of fork() starts without: a slot may have been locked at the fork.
+static LOCAL_TOKENS: PerProcess<LocalCache> = PerProcess::new(Inherited::Dropped);
 
 /// What one account's lookups need, derived from the settings once.
 struct Account {
@@ -35,7 +35,9 @@ struct Account {
 /// Accounts by AppID, for one parse of the settings; the last one used is
 /// checked first (most processes serve one account).
 struct Accounts {
-    generation: u64,
+    /// The settings' generation and the process's (a forked child's
+    /// accounts point at the parent's token slots).
+    generation: (u64, u64),
     last: Option<Rc<Account>>,
     by_appid: HashMap<String, Rc<Account>>,
 }
@@ -45,11 +47,11 @@ pub const MAX_ACCOUNTS: usize = 4096;
 
 thread_local! {
     static ACCOUNTS: RefCell<Accounts> =
-        RefCell::new(Accounts { generation: u64::MAX, last: None, by_appid: HashMap::new() });
+        RefCell::new(Accounts { generation: (u64::MAX, u64::MAX), last: None, by_appid: HashMap::new() });
 }
 
 fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError> {
-    let generation = ini::generation();
+    let generation = (ini::generation(), process::generation());
     let found = ACCOUNTS.with_borrow_mut(|accounts| {
         if accounts.generation != generation {
             return None;
@@ -78,7 +80,7 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
     let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
     let account = Rc::new(Account {
         appid: appid.to_string(),
-        local: LOCAL_TOKENS.slot(MAX_ACCOUNTS, &format!("{}|{}", servers.join(","), keys.token)),
+        local: LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &format!("{}|{}", servers.join(","), keys.token)),
         keys,
         policy: Policy::new(
             settings.refresh_margin,
@@ -102,7 +104,7 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
 /// How many accounts and memcached keys this process holds tokens for
 /// (`php --ri weixin`).
 pub fn held() -> (usize, usize) {
-    (ACCOUNTS.with_borrow(|accounts| accounts.by_appid.len()), LOCAL_TOKENS.slot_count())
+    (ACCOUNTS.with_borrow(|accounts| accounts.by_appid.len()), LOCAL_TOKENS.lock().slot_count())
 }
 
 /// Runs `job` with the token rules wired to memcached, WeChat and this

@@ -1,5 +1,5 @@
 //! Threads the extension starts never receive process signals: they are
-//! created with every signal blocked (why, in `src/signal_shim.c`).
+//! created with every signal blocked (why, in `src/posix_shim.c`).
 
 use std::ffi::c_void;
 

@@ -15,10 +15,10 @@ mod connection;
 mod ring;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::ServerAddr;
+use crate::process::{Inherited, PerProcess};
 use crate::token::{SharedStore, StoreError, StoreFault};
 use connection::{Connection, Failure, Mode, Reply, Request, Status};
 use ring::Ring;
@@ -44,15 +44,17 @@ struct Server {
 }
 
 /// This process's connections.
+#[derive(Default)]
 struct ProcessConnections {
-    pid: u32,
     rings: HashMap<Vec<ServerAddr>, Ring>,
     servers: HashMap<ServerAddr, Server>,
 }
 
 /// Held only to take a connection out or put it back, never during I/O:
 /// threads of a ZTS build do not queue behind one another's exchanges.
-static CONNECTIONS: Mutex<Option<ProcessConnections>> = Mutex::new(None);
+/// A child of fork() starts without any: its copies of the parent's sockets
+/// are closed (using them would mix the two processes' replies).
+static CONNECTIONS: PerProcess<ProcessConnections> = PerProcess::new(Inherited::Dropped);
 
 /// What a command's outcome says about its server.
 enum Health {
@@ -71,13 +73,13 @@ impl Memcached<'_> {
     /// failed is closed, so no later command reads a reply left on it.
     fn execute(&self, request: &Request) -> Result<Reply, StoreError> {
         let deadline = Instant::now() + self.timeout;
-        let (pid, address, kept) = self.check_out()?;
+        let (address, kept) = self.check_out()?;
         let resendable = request.may_resend();
         let kept = kept.filter(|connection| resendable || connection.is_idle());
         let reused = kept.is_some();
         let mut connection = match kept.map_or_else(|| Connection::open(&address.host, address.port, deadline), Ok) {
             Ok(connection) => connection,
-            Err(failure) => return Err(self.give_up(pid, address, None, request, failure)),
+            Err(failure) => return Err(self.give_up(address, None, request, failure)),
         };
         let mut outcome = connection.exchange(request, deadline);
         // Died while kept (memcached restarted, an idle timeout): one fresh
@@ -86,34 +88,22 @@ impl Memcached<'_> {
         if reused && matches!(&outcome, Err(Failure::Broken { sent, .. }) if resendable || !sent) {
             connection = match Connection::open(&address.host, address.port, deadline) {
                 Ok(connection) => connection,
-                Err(failure) => return Err(self.give_up(pid, address, None, request, failure)),
+                Err(failure) => return Err(self.give_up(address, None, request, failure)),
             };
             outcome = connection.exchange(request, deadline);
         }
         match outcome {
             Ok(reply) => {
-                self.check_in(pid, address, Some(connection), Health::Up);
+                self.check_in(address, Some(connection), Health::Up);
                 Ok(reply)
             }
-            Err(failure) => Err(self.give_up(pid, address, Some(connection), request, failure)),
+            Err(failure) => Err(self.give_up(address, Some(connection), request, failure)),
         }
     }
 
     /// The home server and its idle connection, taken out of the map.
-    fn check_out(&self) -> Result<(u32, &ServerAddr, Option<Connection>), StoreError> {
-        let pid = std::process::id();
-        let mut guard = lock();
-        if guard.as_ref().is_some_and(|c| c.pid != pid) {
-            // Inherited across fork(): those sockets are shared with the
-            // parent. Closing this process's copies leaves the parent's
-            // connections open; using them would mix the two's replies.
-            *guard = None;
-        }
-        let connections = guard.get_or_insert_with(|| ProcessConnections {
-            pid,
-            rings: HashMap::new(),
-            servers: HashMap::new(),
-        });
+    fn check_out(&self) -> Result<(&ServerAddr, Option<Connection>), StoreError> {
+        let mut connections = CONNECTIONS.lock();
         let index = if self.servers.len() < 2 {
             0
         } else {
@@ -133,15 +123,15 @@ impl Memcached<'_> {
                 "memcached at {address} failed moments ago and is retried shortly (check weixin.memcache_servers)"
             )));
         }
-        Ok((pid, address, server.idle.take()))
+        Ok((address, server.idle.take()))
     }
 
     /// Puts a connection back (if still in step with the server) and
     /// records what the command said about the server.
-    fn check_in(&self, pid: u32, address: &ServerAddr, connection: Option<Connection>, health: Health) {
+    fn check_in(&self, address: &ServerAddr, connection: Option<Connection>, health: Health) {
         let connection = connection.filter(Connection::in_step);
-        let mut guard = lock();
-        let Some(server) = guard.as_mut().filter(|c| c.pid == pid).and_then(|c| c.servers.get_mut(address)) else {
+        let mut guard = CONNECTIONS.lock();
+        let Some(server) = guard.servers.get_mut(address) else {
             return;
         };
         match health {
@@ -161,7 +151,6 @@ impl Memcached<'_> {
     /// the server down for a moment.
     fn give_up(
         &self,
-        pid: u32,
         address: &ServerAddr,
         connection: Option<Connection>,
         request: &Request,
@@ -170,7 +159,7 @@ impl Memcached<'_> {
         let key = request.key();
         match failure {
             Failure::ServerError(message) => {
-                self.check_in(pid, address, connection, Health::Up);
+                self.check_in(address, connection, Health::Up);
                 StoreError::new(StoreFault::Full, format!(
                     "memcached at {address} answered SERVER_ERROR {message} to a command on {key} \
                      (it is up but stores nothing: check its memory limit, memcached -m)"
@@ -178,7 +167,7 @@ impl Memcached<'_> {
             }
             failure if failure.lost_reply() && !request.may_resend() => {
                 let timed_out = matches!(failure, Failure::TimedOut { .. });
-                self.check_in(pid, address, None, if timed_out { Health::Down } else { Health::Unknown });
+                self.check_in(address, None, if timed_out { Health::Down } else { Health::Unknown });
                 StoreError::new(StoreFault::Ambiguous, format!(
                     "memcached at {address} failed after a command on {key} was sent: {}; \
                      it may or may not have been applied, and is not sent again",
@@ -186,7 +175,7 @@ impl Memcached<'_> {
                 ))
             }
             failure => {
-                self.check_in(pid, address, None, Health::Down);
+                self.check_in(address, None, Health::Down);
                 let hint = match failure {
                     Failure::Rejected(_) => "memcached 1.6 or newer is needed: the extension speaks its meta protocol",
                     _ => "check weixin.memcache_servers and weixin.memcache_timeout",
@@ -266,10 +255,6 @@ impl SharedStore for Memcached<'_> {
         }
         Ok(())
     }
-}
-
-fn lock() -> MutexGuard<'static, Option<ProcessConnections>> {
-    CONNECTIONS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -1,4 +1,9 @@
 /*
+ * What the extension needs from POSIX that Rust's standard library does
+ * not give: thread signal masks and fork() notification. In C because
+ * sigset_t, the SIG_* values and pthread_atfork come from the system
+ * headers; no Zend API here, so cargo test links it without PHP.
+ *
  * Threads the extension starts (reqwest's runtime, a memcached name lookup)
  * must never be where the kernel delivers a process signal: PHP runs the
  * handlers pcntl_signal() installs on its own threads only, and a ZTS PHP
@@ -6,9 +11,6 @@
  * when it lands on a thread TSRM does not manage. A thread inherits the
  * mask of the thread that creates it, so the creator blocks every signal
  * around the creation and restores its own mask afterwards.
- *
- * In C because sigset_t and the SIG_* values come from the system headers;
- * no Zend API here, so cargo test links it without PHP.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -55,3 +57,13 @@ int weixin_signals_process_ones_blocked(void)
 	}
 	return 1;
 }
+
+/* Calls `in_child` in the child of every later fork(), on the forking
+ * thread, before fork() returns there. glibc drops the registration when
+ * the library is unloaded (it is tied to this object's __dso_handle), so a
+ * PHP that unloads the extension and forks later is safe. */
+int weixin_process_watch_forks(void (*in_child)(void))
+{
+	return pthread_atfork(NULL, NULL, in_child);
+}
+
