@@ -73,6 +73,39 @@ class class_weixin
      */
     public function refresh_access_token(): string {}
 
+    /**
+     * The account's JS-SDK ticket (type jsapi), kept like the token: one
+     * upstream request for every process (memcached key KEY:jsapi_ticket,
+     * KEY being the token's key), replaced ahead of expiry. A ticket request
+     * refused with 40001, 40014 or 42001 replaces the token (only if nobody
+     * has yet) and is asked again once.
+     *
+     * @throws WeixinException when no valid ticket exists and WeChat fails
+     */
+    public function get_jsapi_ticket(): string {}
+
+    /**
+     * A ticket of $type 'jsapi' (as get_jsapi_ticket()) or 'wx_card'
+     * (memcached key KEY:wx_card_ticket).
+     *
+     * @throws WeixinException for another $type, or as get_jsapi_ticket()
+     */
+    public function get_ticket(string $type = 'jsapi'): string {}
+
+    /**
+     * What wx.config() takes for the page at $url (its full URL; a #... part
+     * is ignored): debug, appId, timestamp (int), nonceStr (16 letters and
+     * digits), signature (SHA-1 of jsapi_ticket, noncestr, timestamp and
+     * url, as the JS-SDK documentation's appendix 1 says), jsApiList and
+     * openTagList. The ticket itself is not in it.
+     *
+     * @param string[] $jsApiList
+     * @param string[] $openTagList
+     * @return array{debug: bool, appId: string, timestamp: int, nonceStr: string, signature: string, jsApiList: string[], openTagList: string[]}
+     * @throws WeixinException when $url is empty, or as get_jsapi_ticket()
+     */
+    public function jssdk_config(string $url, array $jsApiList = [], bool $debug = false, array $openTagList = []): array {}
+
     /** What var_dump() and print_r() show: the properties, appsecret masked. */
     public function __debugInfo(): array {}
 }

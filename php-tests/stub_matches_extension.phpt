@@ -53,4 +53,7 @@ class class_weixin extends -
   method public __construct(?string $appid = NULL, #[SensitiveParameter] ?string $appsecret = NULL, mixed ...$ignored)
   method protected http_request($url, $data = NULL)
   method public refresh_access_token(): string
+  method public get_jsapi_ticket(): string
+  method public get_ticket(string $type = 'jsapi'): string
+  method public jssdk_config(string $url, array $jsApiList = [], bool $debug = false, array $openTagList = []): array
   method public __debugInfo(): array

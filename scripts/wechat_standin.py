@@ -15,12 +15,17 @@ Usage:
 Endpoints (JSON replies, HTTP 200 unless stated):
   GET  /cgi-bin/token?grant_type=client_credential&appid=..&secret=..
   POST /cgi-bin/stable_token        {"grant_type","appid","secret","force_refresh"}
+  GET  /cgi-bin/ticket/getticket?access_token=..&type=jsapi|wx_card
+                                    (a new ticket on every call; the previous
+                                    one stays valid until it expires)
   GET  /cgi-bin/getcallbackip?access_token=..
   POST /cgi-bin/message/template/send?access_token=..     (JSON body)
   POST /cgi-bin/media/upload?access_token=..&type=image   (multipart, part "media")
   ANY  /__echo...[?delay_ms=N][&status=N]                 (echoes the request)
   /__admin/health | reset[?appid=] | configure?appid=..&.. | stats?appid= |
-  expire?appid=
+  expire?appid=   (configure: delay_ms, expires_in, secret, errcode, errmsg,
+  http_status, body, content_type, times for token requests; ticket_errcode
+  with ticket_failures (default 1) for ticket requests; clear=1)
   anything else: 404 {"errcode":-1,"errmsg":"system error"}
 """
 
@@ -133,6 +138,12 @@ class AppState:
     plain_issued: int = 0
     stable_issued: int = 0
     api_calls: int = 0
+    api_rejected: int = 0
+    ticket_calls: dict = field(default_factory=dict)      # type -> calls
+    tickets: dict = field(default_factory=dict)           # type -> current ticket
+    # The next `ticket_failures` ticket requests answer `ticket_errcode`.
+    ticket_errcode: int | None = None
+    ticket_failures: int = 0
     current: TokenRecord | None = None
     current_stable: TokenRecord | None = None
     records: list = field(default_factory=list)
@@ -188,13 +199,29 @@ class Store:
             rec = self.tokens.get(token)
             if rec is None:
                 return wx_error(40001)
-            self.app(rec.appid).api_calls += 1
+            st = self.app(rec.appid)
+            st.api_calls += 1
             now = time.time()
             if rec.superseded and (rec.kind == "plain" or now >= rec.grace_until):
+                st.api_rejected += 1
                 return wx_error(40001)
             if now >= rec.expires_at:
+                st.api_rejected += 1
                 return wx_error(42001)
             return None
+
+    def ticket(self, token: str, kind: str) -> dict:
+        """The reply to a ticket request made with a valid token."""
+        with self.lock:
+            st = self.app(self.tokens[token].appid)
+            st.ticket_calls[kind] = st.ticket_calls.get(kind, 0) + 1
+            if st.ticket_failures > 0 and st.ticket_errcode is not None:
+                st.ticket_failures -= 1
+                return wx_error(st.ticket_errcode)
+            ticket = secrets.token_urlsafe(64)
+            st.tickets[kind] = ticket
+            return {"errcode": 0, "errmsg": "ok", "ticket": ticket,
+                    "expires_in": st.behaviour.expires_in}
 
     def next_msgid(self) -> int:
         with self.lock:
@@ -241,6 +268,9 @@ class Store:
                 "plain_tokens_issued": st.plain_issued,
                 "stable_tokens_issued": st.stable_issued,
                 "api_calls": st.api_calls,
+                "api_rejected": st.api_rejected,
+                "ticket_calls": dict(st.ticket_calls),
+                "current_tickets": dict(st.tickets),
                 "current_token_expires_in":
                     round(cur.expires_at - now, 3) if cur else None,
                 "current_stable_token_expires_in":
@@ -549,6 +579,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         err = self.server.store.check_token(self.q.get("access_token"))
         self.reply_json(err or {"ip_list": ["127.0.0.1"]})
 
+    def h_getticket(self) -> None:
+        token = self.q.get("access_token")
+        err = self.server.store.check_token(token)
+        if err:
+            return self.reply_json(err)
+        kind = self.q.get("type", "")
+        if kind not in ("jsapi", "wx_card"):
+            return self.reply_json(wx_error(40097, "invalid args"))
+        self.reply_json(self.server.store.ticket(token, kind))
+
     def h_template_send(self) -> None:
         err = self.server.store.check_token(self.q.get("access_token"))
         if err:
@@ -653,8 +693,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         errcode = ip(p, "errcode")
         http_status = ip(p, "http_status", 200, 599)
         times = ip(p, "times", 0)
+        ticket_errcode = ip(p, "ticket_errcode")
+        ticket_failures = ip(p, "ticket_failures", 0)
         store = self.server.store
         with store.lock:
+            if ticket_errcode is not None:
+                store.app(appid).ticket_errcode = ticket_errcode
+                store.app(appid).ticket_failures = 1 if ticket_failures is None else ticket_failures
             b = store.app(appid).behaviour
             if p.get("clear") not in (None, "", "0"):
                 b.__init__()                         # back to normal
@@ -684,6 +729,7 @@ ROUTES = {
     "/cgi-bin/token": Handler.h_token,
     "/cgi-bin/stable_token": Handler.h_stable_token,
     "/cgi-bin/getcallbackip": Handler.h_callbackip,
+    "/cgi-bin/ticket/getticket": Handler.h_getticket,
     "/cgi-bin/message/template/send": Handler.h_template_send,
     "/cgi-bin/media/upload": Handler.h_media_upload,
 }

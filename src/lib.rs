@@ -9,18 +9,22 @@
 //! `exception` (the PHP classes), `props` (their properties), `info`
 //! (`php --ri`).
 
+mod class_tickets;
 pub mod config;
 pub mod error;
 mod exception;
 pub mod http;
 mod info;
 mod ini;
+pub mod jssdk;
 pub mod memcached;
 pub mod process;
 mod props;
+pub mod random;
 mod service;
 pub mod signals;
 pub mod stats;
+pub mod tickets;
 pub mod token;
 pub mod wechat;
 mod weixin_class;

@@ -1,8 +1,8 @@
 /*
- * What the extension needs from POSIX that Rust's standard library does
- * not give: thread signal masks and fork() notification. In C because
- * sigset_t, the SIG_* values and pthread_atfork come from the system
- * headers; no Zend API here, so cargo test links it without PHP.
+ * What the extension needs from the system that Rust's standard library
+ * does not give: thread signal masks, fork() notification, random bytes.
+ * In C because sigset_t, the SIG_* values, pthread_atfork and getrandom
+ * come from the system headers; no Zend API here, so cargo test links it without PHP.
  *
  * Threads the extension starts (reqwest's runtime, a memcached name lookup)
  * must never be where the kernel delivers a process signal: PHP runs the
@@ -12,9 +12,11 @@
  * mask of the thread that creates it, so the creator blocks every signal
  * around the creation and restores its own mask afterwards.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
 /* Blocks every signal on the calling thread; returns the previous mask, to
  * give back to weixin_signals_restore (NULL: nothing was changed). */
@@ -67,3 +69,20 @@ int weixin_process_watch_forks(void (*in_child)(void))
 	return pthread_atfork(NULL, NULL, in_child);
 }
 
+/* `length` random bytes from the kernel's generator into `buffer`;
+ * 0, or -1 with errno set. */
+int weixin_random_bytes(unsigned char *buffer, size_t length)
+{
+	while (length > 0) {
+		ssize_t got = getrandom(buffer, length, 0);
+		if (got < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return -1;
+		}
+		buffer += got;
+		length -= (size_t) got;
+	}
+	return 0;
+}

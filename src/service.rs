@@ -14,6 +14,7 @@ use crate::ini;
 use crate::process::{self, Inherited, PerProcess};
 use crate::memcached::Memcached;
 use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
+use crate::tickets::{TicketApi, TicketKind};
 use crate::wechat::WeChatApi;
 
 /// Process-wide state of the token rules: tokens this process holds. A
@@ -23,6 +24,8 @@ static LOCAL_TOKENS: PerProcess<LocalCache> = PerProcess::new(Inherited::Dropped
 /// What one account's lookups need, derived from the settings once.
 struct Account {
     appid: String,
+    /// The key `weixin.cache_key` gives (tickets are kept beside it).
+    base_key: String,
     keys: Keys,
     /// The token this process holds for the account's memcached pool and key.
     local: Arc<LocalSlot>,
@@ -76,11 +79,12 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
     if let Some(found) = found {
         return Ok(found);
     }
-    let keys = Keys::new(&make_key(&settings.cache_key, appid)?, settings.use_stable_token);
-    let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
+    let base_key = make_key(&settings.cache_key, appid)?;
+    let keys = Keys::new(&base_key, settings.use_stable_token);
     let account = Rc::new(Account {
         appid: appid.to_string(),
-        local: LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &format!("{}|{}", servers.join(","), keys.token)),
+        base_key,
+        local: LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys)),
         keys,
         policy: Policy::new(
             settings.refresh_margin,
@@ -118,27 +122,95 @@ pub fn with_token_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
-    let store = Memcached {
-        servers: &settings.memcache_servers,
-        home: &account.keys.token,
-        timeout: settings.memcache_timeout,
-    };
+    let store = store(settings, &account.keys);
     let api = WeChatApi {
         base_url: &settings.api_base_url,
         http: &settings.token_http,
     };
+    let service = token_service(&account, &store, &api, secret, warn);
+    job(&service).map_err(|e| e.redact(secret.expose()))
+}
+
+/// Runs `job` with the token rules applied to a JS-SDK ticket of the
+/// account: kept under its own key, fetched with the account's token.
+pub fn with_ticket_service<T>(
+    settings: &Settings,
+    appid: &str,
+    secret: &Secret,
+    kind: TicketKind,
+    warn: &dyn Fn(&WeixinError),
+    job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
+) -> Result<T, WeixinError> {
+    let account = account(settings, appid)?;
+    let token_store = store(settings, &account.keys);
+    let token_api = WeChatApi {
+        base_url: &settings.api_base_url,
+        http: &settings.token_http,
+    };
+    let tokens = token_service(&account, &token_store, &token_api, secret, warn);
+    let keys = Keys::new(&kind.key(&account.base_key)?, false);
+    let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
+    // A ticket request may first wait for the token and replace it once:
+    // its lock is held for three requests.
+    let policy = Policy::new(
+        settings.refresh_margin,
+        settings.local_cache_ttl,
+        settings.token_http.timeout * 3,
+        false,
+    );
+    let ticket_store = store(settings, &keys);
+    let ticket_api = TicketApi {
+        tokens: &tokens,
+        base_url: &settings.api_base_url,
+        http: &settings.token_http,
+        kind,
+    };
     let service = TokenService {
-        store: &store,
-        upstream: &api,
+        store: &ticket_store,
+        upstream: &ticket_api,
         clock: &SystemClock,
-        local: &account.local,
-        keys: &account.keys,
+        local: &local,
+        keys: &keys,
         appid,
         secret,
         upstream_id: &account.upstream_id,
-        policy: &account.policy,
+        policy: &policy,
         warn,
     };
     job(&service).map_err(|e| e.redact(secret.expose()))
 }
 
+fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
+    Memcached {
+        servers: &settings.memcache_servers,
+        home: &keys.token,
+        timeout: settings.memcache_timeout,
+    }
+}
+
+fn token_service<'a>(
+    account: &'a Account,
+    store: &'a Memcached<'a>,
+    api: &'a WeChatApi<'a>,
+    secret: &'a Secret<'a>,
+    warn: &'a dyn Fn(&WeixinError),
+) -> TokenService<'a> {
+    TokenService {
+        store,
+        upstream: api,
+        clock: &SystemClock,
+        local: &account.local,
+        keys: &account.keys,
+        appid: &account.appid,
+        secret,
+        upstream_id: &account.upstream_id,
+        policy: &account.policy,
+        warn,
+    }
+}
+
+/// A token slot's name: the memcached pool and the key.
+fn pool_and_key(settings: &Settings, keys: &Keys) -> String {
+    let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
+    format!("{}|{}", servers.join(","), keys.token)
+}

@@ -1,4 +1,5 @@
-//! WeChat's token endpoints: building the request, reading the reply.
+//! WeChat's token and ticket endpoints: building the request, reading the
+//! reply; which errcodes mean "this token is no longer good".
 //!
 //! `GET /cgi-bin/token` (each call invalidates the previous token) or, with
 //! `weixin.use_stable_token`, `POST /cgi-bin/stable_token` (tokens survive
@@ -11,6 +12,24 @@ use crate::config::Secret;
 use crate::error::WeixinError;
 use crate::http::{self, Body, HttpOptions};
 use crate::token::{FetchedToken, TokenKind, Upstream};
+
+/// The errcodes by which an API refuses a token that is no longer current
+/// (40001: replaced or invalid, 40014: malformed, 42001: expired).
+pub const TOKEN_REJECTED: [i64; 3] = [40001, 40014, 42001];
+
+pub fn is_token_rejected(errcode: i64) -> bool {
+    TOKEN_REJECTED.contains(&errcode)
+}
+
+/// The `errcode` of a JSON reply body, if it is a JSON object with one.
+pub fn errcode_of(body: &[u8]) -> Option<i64> {
+    // Only replies that can be WeChat errors are parsed (the API's error
+    // replies are small JSON objects).
+    if body.len() > 4096 || !body.trim_ascii_start().starts_with(b"{") {
+        return None;
+    }
+    serde_json::from_slice::<Value>(body).ok()?.get("errcode")?.as_i64()
+}
 
 /// What WeChat says when `expires_in` is absent.
 const DEFAULT_EXPIRES_IN: u64 = 7200;
@@ -75,6 +94,45 @@ pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, Weixi
         token: token.to_string(),
         expires_in,
     })
+}
+
+/// `GET {base}/cgi-bin/ticket/getticket?access_token=..&type=..`
+pub fn ticket_url(base_url: &str, token: &str, kind: &str) -> String {
+    format!(
+        "{base_url}/cgi-bin/ticket/getticket?access_token={}&type={}",
+        http::url_encode(token),
+        http::url_encode(kind)
+    )
+}
+
+/// Reads WeChat's reply to a ticket request: the ticket as a token of its
+/// own kind (`{"errcode":0,"errmsg":"ok","ticket":"..","expires_in":7200}`).
+pub fn parse_ticket_reply(kind: &str, status: u16, body: &[u8]) -> Result<FetchedToken, WeixinError> {
+    let what = format!("WeChat {kind} ticket request");
+    if status != 200 {
+        return Err(WeixinError::local(format!("{what} failed: HTTP status {status} (body: {})", preview(body))));
+    }
+    let reply: Value = serde_json::from_slice(body)
+        .map_err(|_| WeixinError::local(format!("{what} failed: the reply is not JSON (body: {})", preview(body))))?;
+    let errcode = reply.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+    if errcode != 0 {
+        let errmsg = reply.get("errmsg").and_then(Value::as_str).unwrap_or("");
+        return Err(WeixinError::wechat(
+            errcode,
+            format!("WeChat refused the {kind} ticket request: errcode {errcode}, errmsg \"{errmsg}\"{}", hint(errcode)),
+        ));
+    }
+    let ticket = reply
+        .get("ticket")
+        .and_then(Value::as_str)
+        .filter(|t| crate::token::is_token(t))
+        .ok_or_else(|| WeixinError::local(format!("{what} failed: the reply has no usable ticket (body: {})", preview(body))))?;
+    let expires_in = reply
+        .get("expires_in")
+        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .filter(|&s| s > 0)
+        .unwrap_or(DEFAULT_EXPIRES_IN);
+    Ok(FetchedToken { token: ticket.to_string(), expires_in })
 }
 
 /// Our own failures of the token request say where to look, unless they
@@ -162,6 +220,29 @@ mod tests {
             let e = parse_token_reply(status, body).unwrap_err();
             assert_eq!(e.code, 0, "{}", e.message);
         }
+    }
+
+    #[test]
+    fn ticket_replies_are_parsed_strictly() {
+        let ok = parse_ticket_reply("jsapi", 200, br#"{"errcode":0,"errmsg":"ok","ticket":"T-1_x","expires_in":7200}"#);
+        assert_eq!(ok.unwrap(), FetchedToken { token: "T-1_x".into(), expires_in: 7200 });
+        let e = parse_ticket_reply("jsapi", 200, br#"{"errcode":40001,"errmsg":"invalid credential"}"#).unwrap_err();
+        assert_eq!(e.code, 40001);
+        assert!(is_token_rejected(e.code));
+        assert!(e.message.contains("jsapi ticket"), "{}", e.message);
+        for (status, body) in [(502, &b"<html>"[..]), (200, b"{}"), (200, br#"{"errcode":0,"ticket":"a b"}"#)] {
+            assert_eq!(parse_ticket_reply("wx_card", status, body).unwrap_err().code, 0);
+        }
+    }
+
+    #[test]
+    fn errcodes_are_read_only_from_json_objects() {
+        assert_eq!(errcode_of(br#" {"errcode":40001,"errmsg":"x"}"#), Some(40001));
+        assert_eq!(errcode_of(br#"{"errcode":0}"#), Some(0));
+        assert_eq!(errcode_of(br#"{"ip_list":[]}"#), None);
+        assert_eq!(errcode_of(b"errcode 40001"), None);
+        assert_eq!(errcode_of(br#"["errcode",40001]"#), None);
+        assert!(!is_token_rejected(40164) && !is_token_rejected(45009) && !is_token_rejected(-1));
     }
 
     #[test]

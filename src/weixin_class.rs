@@ -21,7 +21,7 @@ use crate::http::{self, Body, FormField};
 use crate::props::{self, Prop};
 use crate::token::TokenService;
 use crate::zend_ffi::{self, zend_get_constant_str, zend_proptable_to_symtable};
-use crate::{exception, ini, service};
+use crate::{class_tickets, exception, ini, service};
 
 pub const CLASS_NAME: &str = "class_weixin";
 
@@ -55,6 +55,28 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         .method(
             FunctionBuilder::new("refresh_access_token", refresh_access_token)
                 .returns(DataType::String, false, false),
+            MethodFlags::Public,
+        )
+        .method(
+            FunctionBuilder::new("get_jsapi_ticket", class_tickets::get_jsapi_ticket)
+                .returns(DataType::String, false, false),
+            MethodFlags::Public,
+        )
+        .method(
+            FunctionBuilder::new("get_ticket", class_tickets::get_ticket)
+                .not_required()
+                .arg(Arg::new("type", DataType::String).default("'jsapi'"))
+                .returns(DataType::String, false, false),
+            MethodFlags::Public,
+        )
+        .method(
+            FunctionBuilder::new("jssdk_config", class_tickets::jssdk_config)
+                .arg(Arg::new("url", DataType::String))
+                .not_required()
+                .arg(Arg::new("jsApiList", DataType::Array).default("[]"))
+                .arg(Arg::new("debug", DataType::Bool).default("false"))
+                .arg(Arg::new("openTagList", DataType::Array).default("[]"))
+                .returns(DataType::Array, false, false),
             MethodFlags::Public,
         )
         .method(
@@ -123,7 +145,7 @@ fn mark_secret_parameter(class: &mut ClassEntry) {
 
 /// Runs a method body; a Rust panic becomes a PHP exception instead of
 /// unwinding into the engine (which would abort the process).
-fn guarded(body: impl FnOnce()) {
+pub(crate) fn guarded(body: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(body)).is_err() {
         exception::throw(&WeixinError::local("internal error in the weixin extension"));
     }
@@ -174,7 +196,7 @@ fn construct_object(this: &mut ZendObject, given: Option<(Credential, Credential
 /// A credential as found: a PHP string shared with where it came from (an
 /// argument, a property, a constant: nothing is copied), or text converted
 /// from another scalar or taken from the settings.
-enum Credential {
+pub(crate) enum Credential {
     Php(Zval),
     Text(String),
 }
@@ -197,7 +219,7 @@ impl Credential {
         php_truthy(value).then(|| Credential::Text(value.to_string()))
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Credential::Php(value) => match value.zend_str() {
                 // SAFETY: `from_php` checked that it is UTF-8; a PHP string
@@ -219,7 +241,7 @@ impl Credential {
 
 /// Each credential: the given pair, else the object's property (a subclass
 /// default), else the constant, else the INI setting.
-fn credentials(
+pub(crate) fn credentials(
     this: &ZendObject,
     settings: &Settings,
     given: Option<(Credential, Credential)>,
@@ -244,6 +266,14 @@ thread_local! {
     static WARNED_THIS_REQUEST: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Raises memcached trouble as one E_WARNING per request at most: a dead
+/// memcached must not flood the logs; the secret never appears in it.
+pub(crate) fn warn_once(error: &WeixinError, secret: &Secret) {
+    if !WARNED_THIS_REQUEST.replace(true) {
+        warning(&error.clone().redact(secret.expose()).message);
+    }
+}
+
 /// RINIT: this request has raised no warning yet.
 pub fn new_request() {
     WARNED_THIS_REQUEST.set(false);
@@ -258,11 +288,7 @@ fn with_token_service<T>(
     secret: &Secret,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    let warn = |error: &WeixinError| {
-        if !WARNED_THIS_REQUEST.replace(true) {
-            warning(&error.clone().redact(secret.expose()).message);
-        }
-    };
+    let warn = |error: &WeixinError| warn_once(error, secret);
     service::with_token_service(settings, appid, secret, &warn, job)
 }
 
