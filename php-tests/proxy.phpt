@@ -79,12 +79,16 @@ foreach (['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy',
     $env[$name] = $open['url'];
 }
 $env['NO_PROXY'] = $env['no_proxy'] = '';
+// run-tests.php sets REQUEST_METHOD, and reqwest ignores every proxy from the
+// environment of a process that has it (a CGI process: httpoxy). The child is
+// a plain CLI process, as php-fpm workers and CLI scripts are.
+$env['REQUEST_METHOD'] = null;
 $child = spawn_child('[$base, $appid, $secret] = explode(" ", $line);
     ini_set("weixin.api_base_url", $base);
     try {
         $w = new class($appid, $secret) extends class_weixin { function call($u) { return $this->http_request($u); } };
         $echo = json_decode((string) $w->call("$base/__echo/direct"), true);
-        return ["environment" => getenv("HTTPS_PROXY") . " " . getenv("http_proxy"), "setting" => ini_get("weixin.proxy"),
+        return ["environment" => getenv("HTTPS_PROXY") . " " . getenv("http_proxy"), "cgi" => getenv("REQUEST_METHOD") !== false, "setting" => ini_get("weixin.proxy"),
             "token" => strlen($w->access_token), "http_request" => $echo["path"] ?? null, "via" => $echo["headers"]["via"] ?? "nothing"];
     } catch (Throwable $e) {
         return ["error" => without_retry_words($e->getMessage())];
@@ -191,8 +195,8 @@ forwarded GET API/cgi-bin/token
 tunnels CONNECT TLS
 forwarded GET API/__echo/plain
 --- proxies in the environment, weixin.proxy empty
-{"environment":"http:\/\/PROXY http:\/\/PROXY","setting":"","token":128,"http_request":"\/__echo\/direct","via":"nothing"}, stand-in token calls: 1
-{"environment":"http:\/\/PROXY http:\/\/PROXY","setting":"","token":128,"http_request":"\/__echo\/direct","via":"nothing"}, stand-in token calls: 1
+{"environment":"http:\/\/PROXY http:\/\/PROXY","cgi":false,"setting":"","token":128,"http_request":"\/__echo\/direct","via":"nothing"}, stand-in token calls: 1
+{"environment":"http:\/\/PROXY http:\/\/PROXY","cgi":false,"setting":"","token":128,"http_request":"\/__echo\/direct","via":"nothing"}, stand-in token calls: 1
 the proxy saw nothing more: true
 --- a proxy that wants a password
 plain HTTP token: current, stand-in token calls: 1
