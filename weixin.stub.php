@@ -15,6 +15,7 @@
  * @ini weixin.timeout "5"                              timeout in seconds of http_request() calls
  * @ini weixin.token_timeout "5"                        timeout in seconds of a token request (at most 30)
  * @ini weixin.ca_file ""                               extra trusted CA bundle (PEM) on top of the system store
+ * @ini weixin.proxy ""                                 HTTP(S) proxy URL for every request (empty: none; environment proxies ignored)
  * @ini weixin.refresh_margin "300"                     seconds before expiry at which a token is due for replacement
  * @ini weixin.memcache_timeout "0.25"                  memcached connect/read/write timeout in seconds
  * @ini weixin.local_cache_ttl "60"                     seconds a process reuses a token without asking memcached (0: never)

@@ -1,5 +1,5 @@
 --TEST--
-php --ri weixin: version and every weixin.* setting, the AppSecret masked
+php --ri weixin: version and every weixin.* setting, the AppSecret masked (the proxy's password: proxy.phpt)
 --INI--
 weixin.appsecret=MYSECRETVALUE0123456789abcdefABC
 weixin.appid=wx0000000000000000
@@ -39,6 +39,7 @@ weixin.api_base_url => http://HOST:PORT => http://HOST:PORT
 weixin.timeout => 5 => 5
 weixin.token_timeout => 5 => 5
 weixin.ca_file => no value => no value
+weixin.proxy => no value => no value
 weixin.refresh_margin => 300 => 300
 weixin.memcache_timeout => 0.25 => 0.25
 weixin.local_cache_ttl => 60 => 60

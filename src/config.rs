@@ -43,6 +43,11 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
         "extra trusted CA bundle (PEM) on top of the system store",
     ),
     (
+        "weixin.proxy",
+        "",
+        "HTTP(S) proxy URL for every request (empty: none, environment proxies ignored)",
+    ),
+    (
         "weixin.refresh_margin",
         "300",
         "seconds before expiry at which a token is due for replacement",
@@ -136,9 +141,9 @@ pub struct Settings {
     pub memcache_servers: Vec<ServerAddr>,
     pub cache_key: String,
     pub api_base_url: String,
-    /// `weixin.timeout` and `weixin.ca_file`: `http_request()`.
+    /// `weixin.timeout`, `weixin.ca_file` and `weixin.proxy`: `http_request()`.
     pub http: HttpOptions,
-    /// `weixin.token_timeout` and `weixin.ca_file`: the token request.
+    /// `weixin.token_timeout`, `weixin.ca_file` and `weixin.proxy`: the token request.
     pub token_http: HttpOptions,
     pub refresh_margin: u64,
     pub memcache_timeout: Duration,
@@ -158,6 +163,8 @@ impl Settings {
         check_api_base_url(&base)?;
         let ca_file = get("weixin.ca_file").trim().to_string();
         let ca_file = (!ca_file.is_empty()).then_some(ca_file);
+        let proxy = parse_proxy(&get("weixin.proxy"))?;
+        check_plain_http_stays_local(&base, proxy.as_ref())?;
         Ok(Settings {
             appid: get("weixin.appid").trim().to_string(),
             appsecret: Secret::new(get("weixin.appsecret").trim()),
@@ -168,11 +175,13 @@ impl Settings {
                 timeout: parse_seconds("weixin.timeout", &get("weixin.timeout"))?,
                 timeout_setting: "weixin.timeout",
                 ca_file: ca_file.clone(),
+                proxy: proxy.clone(),
             },
             token_http: HttpOptions {
                 timeout: parse_seconds_up_to("weixin.token_timeout", &get("weixin.token_timeout"), MAX_TOKEN_TIMEOUT)?,
                 timeout_setting: "weixin.token_timeout",
                 ca_file,
+                proxy,
             },
             refresh_margin: parse_whole_seconds(
                 "weixin.refresh_margin",
@@ -213,20 +222,194 @@ fn check_api_base_url(base: &str) -> Result<(), WeixinError> {
     if url.query().is_some() || url.fragment().is_some() || base.contains(['?', '#']) {
         return Err(refuse("no query (?) or fragment (#) allowed"));
     }
-    // The parser has normalised the host (IPv4 in dotted form, IPv6 in
-    // brackets, names lowercased).
-    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| refuse("the URL has no host"))?;
-    let ip = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| refuse("the URL has no host"))?;
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
         "http" => Err(refuse(
             "must be https:// (plain http:// only to this machine, for a local stand-in): \
              the token request carries the AppSecret",
         )),
         _ => Err(refuse("must start with https:// (or http:// for a local stand-in)")),
     }
+}
+
+/// Whether a parsed URL's host is this machine: `localhost` or a loopback
+/// address. The parser has normalised the host (IPv4 in dotted form, IPv6 in
+/// brackets, names lowercased).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or("");
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `weixin.proxy`, parsed: the HTTP(S) proxy every request goes through.
+/// Its `Debug` masks the password; messages name it by [`ProxySetting::shown`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxySetting {
+    /// As parsed, user info (percent-encoded) included: what reqwest gets.
+    url: reqwest::Url,
+    /// `scheme://host:port`: how messages name the proxy.
+    shown: String,
+    /// The password, as written (percent-encoded) and decoded: what
+    /// messages are scrubbed of.
+    password: Option<(Secret<'static>, Secret<'static>)>,
+    loopback: bool,
+}
+
+impl ProxySetting {
+    /// The proxy URL with its credentials, for the HTTP client only.
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    /// `scheme://host:port`, never the user or password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The setting as `php --ri` shows it: `http://user:********@host:port`.
+    pub fn masked(&self) -> String {
+        let user = match (self.url.username(), &self.password) {
+            ("", None) => String::new(),
+            (user, None) => format!("{user}@"),
+            (user, Some(_)) => format!("{user}:{}@", Secret::MASK),
+        };
+        let (scheme, host_port) = self.shown.split_once("://").unwrap_or(("", &self.shown));
+        format!("{scheme}://{user}{host_port}")
+    }
+
+    /// Masks the password (either form) wherever it appears in `text`.
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.password {
+            Some((raw, decoded)) => {
+                crate::error::redact(&crate::error::redact(text, decoded.expose()), raw.expose())
+            }
+            None => text.to_string(),
+        }
+    }
+
+    /// What tells this proxy setting apart from another, credentials
+    /// included (only ever hashed, into a failure marker's fingerprint).
+    pub fn identity(&self) -> &str {
+        self.url.as_str()
+    }
+}
+
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProxySetting({})", self.masked())
+    }
+}
+
+/// `weixin.proxy`: empty for none, else `http://[user:password@]host:port`
+/// or `https://…`, parsed by the parser reqwest itself uses (the host checked
+/// is the host connected to). No path, query or fragment: a value with one
+/// is a mistake, not a proxy. The user and password are percent-decoded
+/// (by reqwest) and sent as `Proxy-Authorization: Basic`.
+pub fn parse_proxy(value: &str) -> Result<Option<ProxySetting>, WeixinError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let refuse = |why: &str| {
+        WeixinError::config(format!("weixin.proxy: {why}, got '{}'", mask_user_info(value)))
+    };
+    let url = reqwest::Url::parse(value).map_err(|e| {
+        refuse(&format!("must be the URL of an HTTP proxy, http://host:port or https://host:port: {e}"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse("must start with http:// or https:// (an HTTP proxy; SOCKS is not supported)"));
+    }
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| refuse("the URL has no host"))?;
+    if url.path() != "/" {
+        return Err(refuse("no path allowed (http://host:port)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("no query (?) or fragment (#) allowed"));
+    }
+    if percent_decoded(url.username()).is_none() {
+        return Err(refuse("the user name is not UTF-8 once percent-decoded"));
+    }
+    let password = match url.password() {
+        None => None,
+        Some(raw) => {
+            let decoded = percent_decoded(raw)
+                .ok_or_else(|| refuse("the password is not UTF-8 once percent-decoded"))?;
+            Some((Secret::new(raw), Secret::new(decoded)))
+        }
+    };
+    let port = url.port_or_known_default().ok_or_else(|| refuse("the URL has no port"))?;
+    Ok(Some(ProxySetting {
+        shown: format!("{}://{host}:{port}", url.scheme()),
+        loopback: is_loopback(&url),
+        password,
+        url,
+    }))
+}
+
+/// `weixin.proxy` as `php --ri` shows it: the password masked; a value that
+/// does not parse loses everything before its last `@` (user info may be
+/// anywhere in a broken URL).
+pub fn shown_proxy(value: &str) -> String {
+    match parse_proxy(value) {
+        Ok(Some(proxy)) => proxy.masked(),
+        _ => mask_user_info(value.trim()),
+    }
+}
+
+/// A value that may hold user info, for messages: everything between the
+/// scheme and the last `@` masked.
+fn mask_user_info(value: &str) -> String {
+    match value.rfind('@') {
+        None => value.to_string(),
+        Some(at) => {
+            let start = value[..at].find("://").map_or(0, |i| i + 3);
+            format!("{}{}{}", &value[..start], Secret::MASK, &value[at..])
+        }
+    }
+}
+
+/// `%XX` sequences decoded (others left as they are, as reqwest decodes
+/// proxy credentials); `None` if the result is not UTF-8.
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match hex.filter(|_| bytes[i] == b'%').and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The token request carries the AppSecret. Over `https://` a proxy only
+/// relays an encrypted tunnel (CONNECT); a plain `http://` request goes to
+/// the proxy whole, URL and secret included, so a plain-HTTP API base (a
+/// local stand-in) may only go through a proxy on this machine too.
+fn check_plain_http_stays_local(base: &str, proxy: Option<&ProxySetting>) -> Result<(), WeixinError> {
+    let Some(proxy) = proxy.filter(|p| !p.loopback) else {
+        return Ok(());
+    };
+    let plain = reqwest::Url::parse(base).is_ok_and(|url| url.scheme() == "http");
+    if !plain {
+        return Ok(());
+    }
+    Err(WeixinError::config(format!(
+        "weixin.proxy: the proxy {} is not on this machine and weixin.api_base_url '{base}' is plain \
+         http://: the token request carries the AppSecret and would reach the proxy in clear; use an \
+         https:// weixin.api_base_url or a proxy on this machine",
+        proxy.shown()
+    )))
 }
 
 /// The registered default of an INI entry ("" for an unknown name).
@@ -374,6 +557,7 @@ mod tests {
         assert_eq!(s.http.ca_file, None);
         assert_eq!(s.local_cache_ttl, 60);
         assert!(!s.use_stable_token);
+        assert_eq!((s.http.proxy, s.token_http.proxy), (None, None));
     }
 
     #[test]
@@ -425,6 +609,7 @@ mod tests {
             ("weixin.refresh_margin", "7201", "[0, 7200]"),
             ("weixin.timeout", "3601", "(0, 3600]"),
             ("weixin.token_timeout", "0", "(0, 30]"),
+            ("weixin.proxy", "socks5://127.0.0.1:1080", "http:// or https://"),
         ] {
             let error = settings(&[(name, bad)]).unwrap_err();
             assert!(error.message.starts_with(name) && error.message.contains(range), "{name}={bad}: {}", error.message);
@@ -484,7 +669,86 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("topsecret");
         assert_eq!(format!("{s} {s:?}"), "******** ********");
-        let all = settings(&[("weixin.appsecret", "topsecret")]).unwrap();
-        assert!(!format!("{all:?}").contains("topsecret"));
+        let all = settings(&[("weixin.appsecret", "topsecret"), ("weixin.proxy", "http://u:proxypass@127.0.0.1:3128")]).unwrap();
+        let shown = format!("{all:?}");
+        assert!(!shown.contains("topsecret") && !shown.contains("proxypass"), "{shown}");
+        assert!(shown.contains("http://u:********@127.0.0.1:3128"), "{shown}");
+    }
+
+    fn proxy(value: &str) -> ProxySetting {
+        let s = settings(&[("weixin.proxy", value)]).unwrap_or_else(|e| panic!("{value}: {}", e.message));
+        assert_eq!(s.http.proxy, s.token_http.proxy, "both kinds of request use it");
+        s.http.proxy.unwrap()
+    }
+
+    #[test]
+    fn proxies_parse_with_the_url_parser_and_are_shown_without_password() {
+        assert_eq!(settings(&[("weixin.proxy", "  ")]).unwrap().http.proxy, None);
+        for (value, shown, masked) in [
+            ("http://127.0.0.1:3128", "http://127.0.0.1:3128", "http://127.0.0.1:3128"),
+            (" http://proxy.example:8080/ ", "http://proxy.example:8080", "http://proxy.example:8080"),
+            ("https://PROXY.example", "https://proxy.example:443", "https://proxy.example:443"),
+            ("http://[::1]:3128", "http://[::1]:3128", "http://[::1]:3128"),
+            ("http://bob@10.0.0.1:3128", "http://10.0.0.1:3128", "http://bob@10.0.0.1:3128"),
+            ("http://bob:pa%40ss@10.0.0.1:3128", "http://10.0.0.1:3128", "http://bob:********@10.0.0.1:3128"),
+            // The last @ ends the user info, as for reqwest.
+            ("http://bob:p@ss@10.0.0.1:3128", "http://10.0.0.1:3128", "http://bob:********@10.0.0.1:3128"),
+        ] {
+            let p = proxy(value);
+            assert_eq!((p.shown(), p.masked().as_str()), (shown, masked), "{value}");
+            assert_eq!(shown_proxy(value), masked);
+        }
+    }
+
+    #[test]
+    fn a_proxy_password_is_scrubbed_in_both_forms() {
+        let p = proxy("http://bob:s%3Acr%40t!x@127.0.0.1:3128");
+        let text = "a s:cr@t!x b s%3Acr%40t!x c s%3Acr%40t%21x";
+        assert_eq!(p.scrub(text), "a ******** b ******** c ********");
+        assert_eq!(proxy("http://127.0.0.1:1").scrub(text), text);
+    }
+
+    #[test]
+    fn bad_proxies_are_named_and_their_password_never_shown() {
+        for bad in [
+            "127.0.0.1:3128",
+            "proxy.example",
+            "socks5://127.0.0.1:1080",
+            "ftp://127.0.0.1:21",
+            "http://",
+            "http://:3128",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:3128/path",
+            "http://127.0.0.1:3128?x=1",
+            "http://127.0.0.1:3128/#frag",
+            "http://bob:HIDDENPW@127.0.0.1:3128/path",
+            "http://bob:HIDDENPW@127.0.0.1:3128?q",
+            "http://bob:HIDDEN/PW@127.0.0.1:3128",
+            "http://bob:HIDDEN#PW@127.0.0.1:3128",
+            "bob:HIDDENPW@127.0.0.1:3128",
+            "http://bob:%FFHIDDENPW@127.0.0.1:3128",
+            "http://bob:HIDDENPW@",
+        ] {
+            let err = settings(&[("weixin.proxy", bad)]).unwrap_err();
+            assert!(err.message.starts_with("weixin.proxy: "), "{bad}: {}", err.message);
+            assert!(!err.message.contains("HIDDEN") && !err.message.contains("PW@"), "{bad}: {}", err.message);
+            assert!(!shown_proxy(bad).contains("HIDDEN"), "{bad}: {}", shown_proxy(bad));
+        }
+    }
+
+    #[test]
+    fn plain_http_to_the_api_never_goes_through_a_proxy_elsewhere() {
+        let local = ("weixin.api_base_url", "http://127.0.0.1:8080");
+        for remote in ["http://10.0.0.1:3128", "https://proxy.example", "http://u:pw@127.0.0.1.evil:3128"] {
+            let err = settings(&[local, ("weixin.proxy", remote)]).unwrap_err();
+            assert!(err.message.starts_with("weixin.proxy: ") && err.message.contains("weixin.api_base_url"), "{remote}: {}", err.message);
+            assert!(err.message.contains("AppSecret") && !err.message.contains("pw@"), "{remote}: {}", err.message);
+        }
+        // A proxy on this machine, or an encrypted API base (the proxy
+        // only relays a CONNECT tunnel), is fine.
+        for local_proxy in ["http://127.0.0.1:3128", "http://localhost:3128", "https://[::1]:3128"] {
+            assert!(settings(&[local, ("weixin.proxy", local_proxy)]).is_ok(), "{local_proxy}");
+        }
+        assert!(settings(&[("weixin.proxy", "http://10.0.0.1:3128")]).is_ok());
     }
 }

@@ -4,17 +4,19 @@
 //! `fork()`, so a client inherited from a parent (php-fpm master,
 //! `pcntl_fork`) is never used or dropped in the child: it is forgotten and a
 //! new one is built there. Certificates are always verified, against the
-//! system store plus the optional `weixin.ca_file`.
+//! system store plus the optional `weixin.ca_file`. Requests go through
+//! `weixin.proxy` if set, and never through a proxy from the environment.
 
 use std::time::Duration;
 
 use reqwest::blocking::{multipart, Client};
 
+use crate::config::ProxySetting;
 use crate::error::WeixinError;
 use crate::process::{Inherited, PerProcess};
 
-/// How a request is made. The timeout is per request; only the CA file
-/// shapes the client (a change rebuilds it), so token requests and
+/// How a request is made. The timeout is per request; only the CA file and
+/// the proxy shape the client (one is kept for each), so token requests and
 /// `http_request()` calls with other timeouts share one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpOptions {
@@ -22,6 +24,8 @@ pub struct HttpOptions {
     /// The setting that gives `timeout`, named when it is reached.
     pub timeout_setting: &'static str,
     pub ca_file: Option<String>,
+    /// `weixin.proxy`; `None`: no proxy at all (environment proxies ignored).
+    pub proxy: Option<ProxySetting>,
 }
 
 /// A request body, as `curl` would send it.
@@ -63,14 +67,21 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-struct ProcessClient {
+/// What shapes a client: the settings it was built with.
+struct ClientKey {
     ca_file: Option<String>,
-    client: Client,
+    proxy: Option<ProxySetting>,
 }
 
-/// A child of fork() builds its own: the parent's is never used or dropped
-/// there (dropping it waits for a runtime thread that did not come along).
-static CLIENT: PerProcess<Option<ProcessClient>> = PerProcess::new(Inherited::Kept);
+/// This process's clients, one per CA file and proxy, so that threads (ZTS)
+/// with different settings do not rebuild each other's. A child of fork()
+/// builds its own: the parent's are never used or dropped there (dropping
+/// one waits for a runtime thread that did not come along).
+static CLIENTS: PerProcess<Vec<(ClientKey, Client)>> = PerProcess::new(Inherited::Kept);
+
+/// Settings a process keeps a client for; past that (INI values changed at
+/// run time, again and again), a request with new settings builds its own.
+const MAX_CLIENTS: usize = 8;
 
 const USER_AGENT: &str = concat!("weixin-php/", env!("CARGO_PKG_VERSION"));
 
@@ -79,6 +90,10 @@ const USER_AGENT: &str = concat!("weixin-php/", env!("CARGO_PKG_VERSION"));
 pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, WeixinError> {
     let client = client_for(options)?;
     let shown = display_url(url);
+    let via = match &options.proxy {
+        Some(proxy) => format!(" through the proxy {} (weixin.proxy)", proxy.shown()),
+        None => String::new(),
+    };
     let request = match body {
         Body::None => client.get(url),
         Body::Raw(bytes) => client
@@ -91,11 +106,11 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
     let response = request
         .timeout(options.timeout)
         .send()
-        .map_err(|e| WeixinError::local(format!("request to {} failed: {}", shown, describe(e, options))))?;
+        .map_err(|e| WeixinError::local(format!("request to {shown}{via} failed: {}", describe(e, options))))?;
     let status = response.status().as_u16();
     let body = response
         .bytes()
-        .map_err(|e| WeixinError::local(format!("reading the reply of {} failed: {}", shown, describe(e, options))))?;
+        .map_err(|e| WeixinError::local(format!("reading the reply of {shown}{via} failed: {}", describe(e, options))))?;
     Ok(Response {
         status,
         body: body.to_vec(),
@@ -104,17 +119,16 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
 
 /// The client of this process for these options, built on first use.
 fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
-    let mut slot = CLIENT.lock();
-    if let Some(current) = slot.as_ref() {
-        if current.ca_file == options.ca_file {
-            return Ok(current.client.clone());
-        }
+    let mut clients = CLIENTS.lock();
+    let kept = clients.iter().find(|(key, _)| key.ca_file == options.ca_file && key.proxy == options.proxy);
+    if let Some((_, client)) = kept {
+        return Ok(client.clone());
     }
     let client = build_client(options)?;
-    *slot = Some(ProcessClient {
-        ca_file: options.ca_file.clone(),
-        client: client.clone(),
-    });
+    if clients.len() < MAX_CLIENTS {
+        let key = ClientKey { ca_file: options.ca_file.clone(), proxy: options.proxy.clone() };
+        clients.push((key, client.clone()));
+    }
     Ok(client)
 }
 
@@ -125,6 +139,16 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
         // the token URL (and its secret) to another host.
         .redirect(reqwest::redirect::Policy::none())
         .https_only(false);
+    builder = match &options.proxy {
+        // reqwest honours HTTP_PROXY/HTTPS_PROXY/ALL_PROXY by default: what a
+        // process sees would depend on php-fpm's clear_env.
+        None => builder.no_proxy(),
+        // Every request, loopback ones included; the credentials in the URL
+        // are percent-decoded and sent as Proxy-Authorization: Basic.
+        Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.url().clone()).map_err(|e| {
+            WeixinError::config(format!("weixin.proxy: {} is refused: {}", proxy.shown(), describe(e, options)))
+        })?),
+    };
     if let Some(path) = &options.ca_file {
         let pem = read_ca_file(path)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
@@ -239,7 +263,21 @@ fn describe(error: reqwest::Error, options: &HttpOptions) -> String {
     if text.contains("certificate") || text.contains("UnknownIssuer") {
         text.push_str(" (certificate not trusted; see weixin.ca_file)");
     }
-    text
+    if text.contains("proxy authorization required") {
+        text.push_str(" (the proxy answered 407: it wants a user and password, or refused those of weixin.proxy)");
+    } else if text.contains("tunnel error: unsuccessful") {
+        text.push_str(" (the proxy would not open a tunnel to the host)");
+    }
+    scrub(options, &text)
+}
+
+/// `text` with the proxy's password masked: a last guard, as nothing is
+/// meant to print it.
+pub fn scrub(options: &HttpOptions, text: &str) -> String {
+    match &options.proxy {
+        Some(proxy) => proxy.scrub(text),
+        None => text.to_string(),
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -276,6 +314,7 @@ mod tests {
             timeout: Duration::from_millis(300),
             timeout_setting: "weixin.timeout",
             ca_file: None,
+            proxy: None,
         };
         // Port 9 on loopback: nothing listens, the connection is refused.
         let err = send(&options, "http://127.0.0.1:9/cgi-bin/token?secret=TOPSECRET", Body::None)
@@ -283,6 +322,81 @@ mod tests {
         assert!(!err.message.contains("TOPSECRET"), "{}", err.message);
         assert!(err.message.contains("http://127.0.0.1:9/cgi-bin/token"), "{}", err.message);
         assert_eq!(err.code, 0);
+    }
+
+    fn through(proxy: &str) -> HttpOptions {
+        HttpOptions {
+            timeout: Duration::from_secs(5),
+            timeout_setting: "weixin.timeout",
+            ca_file: None,
+            proxy: crate::config::parse_proxy(proxy).unwrap(),
+        }
+    }
+
+    /// A proxy on loopback that reads one request head, answers `reply` and
+    /// hands back what it read.
+    fn one_shot_proxy(reply: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            socket.write_all(reply.as_bytes()).unwrap();
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        (port, seen)
+    }
+
+    #[test]
+    fn proxy_failures_name_the_proxy_and_never_its_password_or_the_secret() {
+        // Nothing listens on port 9: the proxy refuses the connection.
+        let options = through("http://bob:PROXYPW@127.0.0.1:9");
+        for url in ["http://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET", "https://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET"] {
+            let err = send(&options, url, Body::None).unwrap_err();
+            assert!(err.message.contains(" through the proxy http://127.0.0.1:9 (weixin.proxy) failed: "), "{}", err.message);
+            assert!(!err.message.contains("PROXYPW") && !err.message.contains("TOPSECRET"), "{}", err.message);
+        }
+        // The proxy answers CONNECT with 407 (wrong password) or 502.
+        for (reply, says) in [
+            ("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n", "answered 407"),
+            ("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", "would not open a tunnel"),
+        ] {
+            let (port, seen) = one_shot_proxy(reply);
+            let options = through(&format!("http://bob:PROXY%2FPW@127.0.0.1:{port}"));
+            let err = send(&options, "https://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET", Body::None).unwrap_err();
+            assert!(seen.join().unwrap().starts_with("CONNECT 127.0.0.1:1 HTTP/1.1\r\n"));
+            assert!(err.message.contains(&format!("through the proxy http://127.0.0.1:{port} (weixin.proxy)")), "{}", err.message);
+            assert!(err.message.contains(says), "{}", err.message);
+            assert!(!err.message.contains("PROXY") && !err.message.contains("TOPSECRET"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn proxy_credentials_are_percent_decoded_into_basic_auth() {
+        let (port, seen) = one_shot_proxy("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        let options = through(&format!("http://bob:p%40ss%20w%25rd@127.0.0.1:{port}"));
+        let reply = send(&options, "http://127.0.0.1:1/x?y=1", Body::None).unwrap();
+        assert_eq!((reply.status, reply.body.as_slice()), (200, &b"ok"[..]));
+        let head = seen.join().unwrap();
+        assert!(head.starts_with("GET http://127.0.0.1:1/x?y=1 HTTP/1.1\r\n"), "{head}");
+        // base64("bob:p@ss w%rd")
+        let auth = head.lines().find(|line| line.to_ascii_lowercase().starts_with("proxy-authorization:"));
+        assert_eq!(auth.map(|line| line[line.len() - 26..].to_string()), Some("Basic Ym9iOnBAc3MgdyVyZA==".into()), "{head}");
+    }
+
+    #[test]
+    fn clients_are_kept_per_proxy_up_to_a_bound() {
+        for port in 1..=MAX_CLIENTS as u16 + 2 {
+            let options = through(&format!("http://127.0.0.1:{port}"));
+            client_for(&options).unwrap();
+            client_for(&options).unwrap();
+        }
+        assert!(CLIENTS.lock().len() <= MAX_CLIENTS);
     }
 
     #[test]
@@ -312,6 +426,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             timeout_setting: "weixin.timeout",
             ca_file: Some("/nonexistent/ca.pem".into()),
+            proxy: None,
         };
         let err = send(&options, "https://127.0.0.1:9/", Body::None).unwrap_err();
         assert!(err.message.contains("weixin.ca_file"), "{}", err.message);

@@ -1,11 +1,12 @@
-//! `php --ri weixin` / `phpinfo()`: version and every setting, secret masked.
+//! `php --ri weixin` / `phpinfo()`: version and every setting, the secret
+//! and the proxy's password masked.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
 
-use crate::config::{Secret, INI_ENTRIES};
+use crate::config::{shown_proxy, Secret, INI_ENTRIES};
 use crate::{ini, service, stats};
 use std::sync::atomic::Ordering;
 
@@ -42,6 +43,8 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
                     "no value".to_string()
                 } else if *name == "weixin.appsecret" {
                     Secret::MASK.to_string()
+                } else if *name == "weixin.proxy" {
+                    shown_proxy(&value)
                 } else {
                     value
                 }

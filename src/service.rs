@@ -30,9 +30,20 @@ struct Account {
     /// The token this process holds for the account's memcached pool and key.
     local: Arc<LocalSlot>,
     policy: Policy,
-    /// The API base URL and CA setting: with the credentials, whose
+    /// The API base URL, CA and proxy settings: with the credentials, whose
     /// failure a marker in the lock is.
     upstream_id: String,
+}
+
+/// The upstream part of a failure marker's fingerprint (only ever hashed).
+/// Without a proxy it is what it was before `weixin.proxy` existed, so
+/// processes of both versions share markers during a rolling deploy.
+fn upstream_id(settings: &Settings) -> String {
+    let ca_file = settings.token_http.ca_file.as_deref().unwrap_or("");
+    match &settings.token_http.proxy {
+        None => format!("{}|{ca_file}", settings.api_base_url),
+        Some(proxy) => format!("{}|{ca_file}|{}", settings.api_base_url, proxy.identity()),
+    }
 }
 
 /// Accounts by AppID, for one parse of the settings; the last one used is
@@ -92,7 +103,7 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
             settings.token_http.timeout,
             settings.use_stable_token,
         ),
-        upstream_id: format!("{}|{}", settings.api_base_url, settings.token_http.ca_file.as_deref().unwrap_or("")),
+        upstream_id: upstream_id(settings),
     });
     ACCOUNTS.with_borrow_mut(|accounts| {
         if accounts.generation != generation {

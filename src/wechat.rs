@@ -136,12 +136,29 @@ pub fn parse_ticket_reply(kind: &str, status: u16, body: &[u8]) -> Result<Fetche
 }
 
 /// Our own failures of the token request say where to look, unless they
-/// already name a setting (timeout, CA file).
-fn with_hint(mut error: WeixinError) -> WeixinError {
+/// already name a setting (timeout, CA file, proxy).
+fn with_hint(mut error: WeixinError, options: &HttpOptions) -> WeixinError {
     if error.code == 0 && !error.message.contains("weixin.") {
-        error.message.push_str(" (check weixin.api_base_url and this server's network)");
+        match &options.proxy {
+            Some(proxy) => error.message.push_str(&format!(
+                " (check weixin.api_base_url, the proxy {} of weixin.proxy and this server's network)",
+                proxy.shown()
+            )),
+            None => error.message.push_str(" (check weixin.api_base_url and this server's network)"),
+        }
     }
     error
+}
+
+/// A plain-HTTP request through a proxy that wants credentials gets the
+/// proxy's own 407 reply: that is the proxy's refusal, not WeChat's.
+fn proxy_refusal(status: u16, options: &HttpOptions) -> Option<WeixinError> {
+    let proxy = options.proxy.as_ref().filter(|_| status == 407)?;
+    Some(WeixinError::local(format!(
+        "WeChat token request failed: the proxy {} (weixin.proxy) answered HTTP status 407: \
+         it wants a user and password, or refused those of weixin.proxy",
+        proxy.shown()
+    )))
 }
 
 /// What to check for the errcodes met on this path.
@@ -191,8 +208,14 @@ impl Upstream for WeChatApi<'_> {
             http::send(self.http, &token_url(self.base_url, appid, secret), Body::None)
         };
         reply
-            .and_then(|reply| parse_token_reply(reply.status, &reply.body))
-            .map_err(|e| with_hint(e).redact(secret.expose()))
+            .and_then(|reply| match proxy_refusal(reply.status, self.http) {
+                Some(refusal) => Err(refusal),
+                None => parse_token_reply(reply.status, &reply.body),
+            })
+            .map_err(|e| {
+                let e = with_hint(e, self.http);
+                WeixinError { message: http::scrub(self.http, &e.message), ..e }.redact(secret.expose())
+            })
     }
 }
 
