@@ -27,6 +27,7 @@ memcached hits => 0
 upstream calls => 0
 upstream errors => 0
 lock waits => 0
+http_request() retries after a refused token => 0
 accounts held => 0
 cache keys held => 0
 
@@ -44,5 +45,6 @@ weixin.refresh_margin => 300 => 300
 weixin.memcache_timeout => 0.25 => 0.25
 weixin.local_cache_ttl => 60 => 60
 weixin.use_stable_token => 0 => 0
+weixin.auto_refresh => 1 => 1
 bool(false)
 bool(true)

@@ -22,6 +22,8 @@ Endpoints (JSON replies, HTTP 200 unless stated):
   POST /cgi-bin/message/template/send?access_token=..     (JSON body)
   POST /cgi-bin/media/upload?access_token=..&type=image   (multipart, part "media")
   ANY  /__echo...[?delay_ms=N][&status=N]                 (echoes the request)
+       [&reply=JSON]                                      (answers JSON instead, as
+                                                          an API would: e.g. an errcode)
   /__admin/health | reset[?appid=] | configure?appid=..&.. | stats?appid= |
   expire?appid=   (configure: delay_ms, expires_in, secret, errcode, errmsg,
   http_status, body, content_type, times for token requests; ticket_errcode
@@ -629,6 +631,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status = self.int_param(self.q, "status", 200, 599) or 200
         if delay:
             time.sleep(delay / 1000.0)
+        if "reply" in self.q:
+            return self.reply_raw(status, self.q["reply"].encode("utf-8"), JSON_CTYPE)
         headers: dict[str, str] = {}
         for k, v in self.headers.items():
             k = k.lower()

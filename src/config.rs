@@ -67,6 +67,11 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
         "0",
         "1: use POST /cgi-bin/stable_token instead of GET /cgi-bin/token",
     ),
+    (
+        "weixin.auto_refresh",
+        "1",
+        "1: http_request() replaces a token WeChat refused (40001, 40014, 42001) and sends the request once more",
+    ),
 ];
 
 /// Longest key memcached accepts.
@@ -149,6 +154,8 @@ pub struct Settings {
     pub memcache_timeout: Duration,
     pub local_cache_ttl: u64,
     pub use_stable_token: bool,
+    /// `weixin.auto_refresh`: `http_request()` heals a refused token.
+    pub auto_refresh: bool,
 }
 
 
@@ -200,6 +207,7 @@ impl Settings {
                 MAX_LOCAL_CACHE_TTL,
             )?,
             use_stable_token: parse_switch("weixin.use_stable_token", &get("weixin.use_stable_token"))?,
+            auto_refresh: parse_switch("weixin.auto_refresh", &get("weixin.auto_refresh"))?,
         })
     }
 }

@@ -26,6 +26,7 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
             ("upstream calls", &stats::UPSTREAM_CALLS),
             ("upstream errors", &stats::UPSTREAM_ERRORS),
             ("lock waits", &stats::LOCK_WAITS),
+            ("http_request() retries after a refused token", &stats::TOKEN_RETRIES),
         ] {
             info_table_row!(name, counter.load(Ordering::Relaxed).to_string());
         }

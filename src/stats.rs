@@ -12,3 +12,5 @@ pub static UPSTREAM_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static UPSTREAM_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Lookups that waited for another process's token request.
 pub static LOCK_WAITS: AtomicU64 = AtomicU64::new(0);
+/// `http_request()` calls sent again after WeChat refused their token.
+pub static TOKEN_RETRIES: AtomicU64 = AtomicU64::new(0);

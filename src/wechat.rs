@@ -31,6 +31,39 @@ pub fn errcode_of(body: &[u8]) -> Option<i64> {
     serde_json::from_slice::<Value>(body).ok()?.get("errcode")?.as_i64()
 }
 
+/// The `access_token` query parameter of an API URL (parsed with the URL
+/// parser reqwest uses; `None` without one, or for two different ones).
+pub fn access_token_of(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let mut tokens = parsed.query_pairs().filter(|(name, _)| name == "access_token").map(|(_, value)| value);
+    let first = tokens.next()?;
+    tokens.all(|other| other == first).then(|| first.into_owned())
+}
+
+/// `url` with `token` as its `access_token` parameter, every other byte of
+/// it unchanged; `None` if the parameter is not written literally as
+/// `access_token=` (then nothing is replaced).
+pub fn with_access_token(url: &str, token: &str) -> Option<String> {
+    let mut parsed = reqwest::Url::parse(url).ok()?;
+    let mut replaced = false;
+    let query: Vec<String> = parsed
+        .query()?
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("access_token", _)) => {
+                replaced = true;
+                format!("access_token={}", http::url_encode(token))
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    if !replaced {
+        return None;
+    }
+    parsed.set_query(Some(&query.join("&")));
+    Some(parsed.into())
+}
+
 /// What WeChat says when `expires_in` is absent.
 const DEFAULT_EXPIRES_IN: u64 = 7200;
 
@@ -256,6 +289,22 @@ mod tests {
         for (status, body) in [(502, &b"<html>"[..]), (200, b"{}"), (200, br#"{"errcode":0,"ticket":"a b"}"#)] {
             assert_eq!(parse_ticket_reply("wx_card", status, body).unwrap_err().code, 0);
         }
+    }
+
+    #[test]
+    fn the_token_of_an_api_url_is_found_and_replaced_leaving_the_rest_alone() {
+        let url = "https://api.weixin.qq.com/cgi-bin/user/info?openid=o%2Bx&access_token=OLD&lang=zh_CN#f";
+        assert_eq!(access_token_of(url).as_deref(), Some("OLD"));
+        assert_eq!(
+            with_access_token(url, "NEW-1_x").as_deref(),
+            Some("https://api.weixin.qq.com/cgi-bin/user/info?openid=o%2Bx&access_token=NEW-1_x&lang=zh_CN#f")
+        );
+        assert_eq!(access_token_of("https://h/p?token=x"), None);
+        assert_eq!(access_token_of("https://h/p"), None);
+        assert_eq!(access_token_of("not a url"), None);
+        assert_eq!(access_token_of("https://h/p?access_token=A&access_token=B"), None, "ambiguous");
+        assert_eq!(access_token_of("https://h/p?access_%74oken=A").as_deref(), Some("A"));
+        assert_eq!(with_access_token("https://h/p?access_%74oken=A", "B"), None, "not written literally");
     }
 
     #[test]

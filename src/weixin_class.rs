@@ -6,8 +6,9 @@
 //! `serialize`, `clone`, dynamic properties). The methods read and write
 //! those properties through the engine's handlers, like PHP code would.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 
 use ext_php_rs::args::Arg;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
@@ -21,7 +22,7 @@ use crate::http::{self, Body, FormField};
 use crate::props::{self, Prop};
 use crate::token::TokenService;
 use crate::zend_ffi::{self, zend_get_constant_str, zend_proptable_to_symtable};
-use crate::{class_tickets, exception, ini, service};
+use crate::{class_tickets, exception, ini, service, stats, wechat};
 
 pub const CLASS_NAME: &str = "class_weixin";
 
@@ -334,14 +335,18 @@ extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
     guarded(|| {
         let mut url_arg = Arg::new("url", DataType::Mixed);
         let mut data_arg = Arg::new("data", DataType::Mixed);
-        let (parser, _this) = ex.parser_object();
+        let (parser, this) = ex.parser_object();
         if parser.arg(&mut url_arg).not_required().arg(&mut data_arg).parse().is_err() {
             return;
         }
         let url = url_arg.zval().and_then(|z| z.coerce_to_string()).unwrap_or_default();
-        let outcome = request_body(data_arg.zval().map(|z| &**z)).and_then(|body| {
-            let settings = ini::current_settings()?;
-            http::send(&settings.http, &url, body)
+        let data = data_arg.zval().map(|z| &**z);
+        let outcome = ini::current_settings().and_then(|settings| {
+            let reply = http::send(&settings.http, &url, request_body(data)?)?;
+            match this {
+                Some(this) if settings.auto_refresh => with_token_replaced(this, &settings, &url, data, reply),
+                _ => Ok(reply),
+            }
         });
         match outcome {
             Ok(reply) => retval.set_zend_string(ZendStr::new(&reply.body, false)),
@@ -352,6 +357,49 @@ extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
             }
         }
     });
+}
+
+/// `http_request()` healing a refused token: when `reply` is WeChat's
+/// 40001, 40014 or 42001 for the `access_token` in `url`, and this process
+/// handed that token out for the object's account, the token is replaced
+/// (only if nobody has yet: one upstream request for the fleet), and the
+/// same request is sent once more with the new token, whose reply is
+/// returned. WeChat refused the first request before doing anything, so
+/// nothing is done twice. Anything else: `reply` as it is.
+fn with_token_replaced(
+    this: &mut ZendObject,
+    settings: &Settings,
+    url: &str,
+    data: Option<&Zval>,
+    reply: http::Response,
+) -> Result<http::Response, WeixinError> {
+    let Some(errcode) = wechat::errcode_of(&reply.body).filter(|&code| wechat::is_token_rejected(code)) else {
+        return Ok(reply);
+    };
+    let Some(refused) = wechat::access_token_of(url) else { return Ok(reply) };
+    let Ok((appid, secret)) = credentials(this, settings, None) else { return Ok(reply) };
+    let secret = Secret::borrowed(secret.as_str());
+    let replaced = with_token_service(settings, appid.as_str(), &secret, |service| {
+        if !service.issued(&refused) {
+            return Ok(None);
+        }
+        service.refresh(&refused).map(Some)
+    });
+    let token = match replaced {
+        Ok(Some(token)) if token != refused => token,
+        Ok(_) => return Ok(reply),
+        Err(error) => {
+            warning(&format!(
+                "http_request(): WeChat refused the token (errcode {errcode}) and no new one could be had: {}",
+                error.message
+            ));
+            return Ok(reply);
+        }
+    };
+    let Some(again) = wechat::with_access_token(url, &token) else { return Ok(reply) };
+    props::write_string(this, Prop::AccessToken, &token);
+    stats::TOKEN_RETRIES.fetch_add(1, Ordering::Relaxed);
+    http::send(&settings.http, &again, request_body(data)?)
 }
 
 fn request_body(data: Option<&Zval>) -> Result<Body, WeixinError> {

@@ -40,7 +40,14 @@ pub struct SlotState {
     pub degraded_calls: VecDeque<f64>,
     /// Token requests this process's threads are making without memcached.
     pub degraded_in_flight: u32,
+    /// The last tokens this slot held, newest last (`ISSUED_KEPT` at most):
+    /// the tokens this process handed out, which `http_request()` may
+    /// replace when an API refuses one.
+    pub issued: VecDeque<String>,
 }
+
+/// How many handed-out tokens a slot remembers.
+pub const ISSUED_KEPT: usize = 8;
 
 /// The token this process holds for one memcached pool and key.
 #[derive(Default)]
@@ -63,8 +70,19 @@ impl LocalSlot {
 
     pub fn put(&self, entry: Entry, now: f64, origin: Origin) {
         let mut state = self.state();
+        if state.issued.back() != Some(&entry.token) {
+            if state.issued.len() == ISSUED_KEPT {
+                state.issued.pop_front();
+            }
+            state.issued.push_back(entry.token.clone());
+        }
         state.held = Some(Held { entry, cached_at: now, origin });
         state.retry_after = 0.0;
+    }
+
+    /// Whether this slot held `token` (one of its last `ISSUED_KEPT`).
+    pub fn issued(&self, token: &str) -> bool {
+        self.state().issued.iter().any(|t| t == token)
     }
 
     /// Forgets the token (not what it remembers of locks and calls).
@@ -143,6 +161,23 @@ mod tests {
         assert_eq!(cache.slot_count(), 2);
         assert!(Arc::ptr_eq(&kept, &cache.slot(2, "a")), "a slot in use stays");
         assert_eq!(cache.slot(2, "a").held().unwrap().entry.token, "A");
+    }
+
+    #[test]
+    fn the_last_tokens_held_are_remembered_as_issued() {
+        let slot = LocalSlot::default();
+        let put = |token: &str| {
+            let entry = Entry::fresh(FetchedToken { token: token.into(), expires_in: 7200 }, 0.0, 300);
+            slot.put(entry, 0.0, Origin::Shared);
+        };
+        for i in 0..=ISSUED_KEPT {
+            put(&format!("T{i}"));
+            put(&format!("T{i}")); // read again: remembered once
+        }
+        slot.clear();
+        assert!(!slot.issued("T0"), "only the last {ISSUED_KEPT}");
+        assert!((1..=ISSUED_KEPT).all(|i| slot.issued(&format!("T{i}"))), "also once no longer held");
+        assert!(!slot.issued("never"));
     }
 
     #[test]

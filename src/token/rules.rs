@@ -85,6 +85,11 @@ impl TokenService<'_> {
         }
     }
 
+    /// Whether this process handed out `token` for this key (lately).
+    pub fn issued(&self, token: &str) -> bool {
+        self.local.issued(token)
+    }
+
     /// A token to replace `bad`, which WeChat refused (40001, 40014,
     /// 42001): replaced everywhere only if the shared token is still `bad`,
     /// so many processes reporting one bad token cause one upstream call.
