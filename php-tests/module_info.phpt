@@ -43,5 +43,6 @@ weixin.refresh_margin => 300 => 300
 weixin.memcache_timeout => 0.25 => 0.25
 weixin.local_cache_ttl => 60 => 60
 weixin.use_stable_token => 0 => 0
+weixin.daily_quota_warning => 1600 => 1600
 bool(false)
 bool(true)

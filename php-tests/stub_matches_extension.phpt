@@ -44,7 +44,7 @@ echo describe_class('class_weixin'), "\n";
 --EXPECT--
 classes match
 INI entries match
-12 INI entries
+13 INI entries
 weixin.ini matches
 class class_weixin extends -
   property public $appid = NULL
