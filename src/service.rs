@@ -13,7 +13,8 @@ use once_cell::sync::Lazy;
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::ini;
-use crate::memcached::Memcached;
+use crate::memcached::{Counters, Memcached};
+use crate::quota::{self, Counted, Quota};
 use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
 use crate::wechat::WeChatApi;
 
@@ -106,13 +107,15 @@ pub fn held() -> (usize, usize) {
 }
 
 /// Runs `job` with the token rules wired to memcached, WeChat and this
-/// process's cache, for one account; memcached trouble goes to `warn`.
-/// Errors come back with the secret masked.
+/// process's cache, for one account; memcached trouble goes to `warn`, the
+/// daily quota warning (`quota`) to `quota_warn`. Every request to WeChat
+/// is counted in memcached. Errors come back with the secret masked.
 pub fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
     secret: &Secret,
     warn: &dyn Fn(&WeixinError),
+    quota_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
@@ -125,9 +128,17 @@ pub fn with_token_service<T>(
         base_url: &settings.api_base_url,
         http: &settings.token_http,
     };
+    let counters = Counters { servers: &settings.memcache_servers, timeout: settings.memcache_timeout };
+    let counting = Quota {
+        counter: &counters,
+        wall_clock: &quota::unix_now,
+        warn_above: settings.daily_quota_warning,
+        alarm: &quota::ALARM,
+        warn: quota_warn,
+    };
     let service = TokenService {
         store: &store,
-        upstream: &api,
+        upstream: &Counted { inner: &api, quota: &counting },
         clock: &SystemClock,
         local: &account.local,
         keys: &account.keys,
@@ -139,4 +150,3 @@ pub fn with_token_service<T>(
     };
     job(&service).map_err(|e| e.redact(secret.expose()))
 }
-

@@ -251,7 +251,9 @@ pub fn new_request() {
 
 /// Runs `job` on this account's token service, raising memcached trouble as
 /// one E_WARNING per request at most: a dead memcached must not flood the
-/// logs, and the secret never appears in it.
+/// logs, and the secret never appears in it. The daily quota warning (once
+/// per process, decided by `quota`) is raised when the job is done, on this
+/// thread, so that a PHP error handler it runs finds the token rules idle.
 fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
@@ -263,7 +265,13 @@ fn with_token_service<T>(
             warning(&error.clone().redact(secret.expose()).message);
         }
     };
-    service::with_token_service(settings, appid, secret, &warn, job)
+    let quota_warning = Cell::new(None);
+    let quota_warn = |message: &str| quota_warning.set(Some(message.to_string()));
+    let outcome = service::with_token_service(settings, appid, secret, &warn, &quota_warn, job);
+    if let Some(message) = quota_warning.take() {
+        warning(&crate::error::redact(&message, secret.expose()));
+    }
+    outcome
 }
 
 /// `public function refresh_access_token(): string`: after WeChat refused
