@@ -10,6 +10,7 @@ phpinfo(INFO_MODULES);
 $info = ob_get_clean();
 $start = strpos($info, "\nweixin\n");
 $section = substr($info, $start, strpos($info, "\n\n", strpos($info, 'Directive', $start)) - $start);
+$section = preg_replace('/\d{4}-\d{2}-\d{2} Beijing/', 'YYYY-MM-DD Beijing', $section);
 echo preg_replace('/=> \d+\.\d+\.\d+/', '=> X.Y.Z', preg_replace('/127\.0\.0\.1:\d+/', 'HOST:PORT', $section)), "\n";
 var_dump(str_contains($info, 'MYSECRETVALUE'));
 var_dump(phpversion('weixin') === (new ReflectionExtension('weixin'))->getVersion());
@@ -29,6 +30,9 @@ upstream errors => 0
 lock waits => 0
 accounts held => 0
 cache keys held => 0
+
+WeChat daily quota => Value
+token requests today (all servers) => 0 (AppID wx0000000000000000, YYYY-MM-DD Beijing time; WeChat allows 2000 a day)
 
 Directive => Local Value => Master Value
 weixin.appid => wx0000000000000000 => wx0000000000000000

@@ -150,3 +150,15 @@ pub fn with_token_service<T>(
     };
     job(&service).map_err(|e| e.redact(secret.expose()))
 }
+
+/// Today's count of token requests (all servers) for `weixin.appid`, for
+/// `php --ri weixin`: the day (YYYYMMDD in Beijing) and the count, or why
+/// it cannot be known.
+pub fn requests_today(settings: &Settings) -> Result<(u64, u64), WeixinError> {
+    if settings.appid.is_empty() {
+        return Err(WeixinError::config("no weixin.appid configured"));
+    }
+    let counters = Counters { servers: &settings.memcache_servers, timeout: settings.memcache_timeout };
+    let now = quota::unix_now();
+    Ok((quota::beijing_day(now), quota::today(&counters, &settings.appid, now)?))
+}
