@@ -43,10 +43,11 @@ function requests_seen(string $appid): int
     return $s['token_calls'] + $s['stable_calls'];
 }
 
-/** The row of `php --ri weixin` run with $ini. */
-function ri_row(array $ini): string
+/** The row of `php --ri weixin` run with $ini (and $env). */
+function ri_row(array $ini, array $env = []): string
 {
-    $process = proc_open([...php_command($ini), '--ri', 'weixin'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    $process = proc_open([...php_command($ini), '--ri', 'weixin'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes,
+        null, $env + getenv());
     $out = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
     proc_close($process);
     return preg_match('/^token requests today \(all servers\) => (.*)$/m', $out, $m)
@@ -86,6 +87,21 @@ echo "the count memcached holds for that day: ", isset($m[1]) && (int) $m[1] ===
 echo "the date is Beijing's: ", isset($m[2]) && in_array("$m[2]$m[3]$m[4]", [beijing_date(-1), beijing_date()], true) ? 'yes' : 'no', "\n";
 echo "no weixin.appid: ", ri_row([]), "\n";
 echo "memcached unreachable: ", ri_row(['weixin.appid' => $appid, 'weixin.memcache_servers' => '127.0.0.1:1']), "\n";
+
+// Machines whose wall clock says 2026-11-24 UTC, a minute before and just
+// after 16:00 (midnight in Beijing), through libfaketime (preloaded with the
+// extension, see skewed_env()).
+$at = fn (string $utc) => ['LD_PRELOAD' => faketime_library() . ' ' . getenv('WEIXIN_TEST_EXT'),
+    'FAKETIME' => "@2026-11-24 $utc", 'FAKETIME_DONT_FAKE_MONOTONIC' => '1', 'TZ' => 'UTC'];
+$late = test_appid('quotalate');
+reset_account($late);
+[$result] = run_parallel(1, 'echo token_verdict((new class_weixin(getenv("APPID"), TEST_SECRET))->access_token);',
+    [], ['APPID' => $late] + $at('16:00:00'));
+echo "-- a token request at 2026-11-24 16:00:00 UTC: {$result['out']}, counted under 20261124: ", counter($late, '20261124'),
+    ", under 20261125: ", counter($late, '20261125'), "\n";
+foreach (['15:59:00', '16:00:00'] as $utc) {
+    echo "php --ri weixin at $utc UTC: ", str_replace($late, 'APPID', ri_row(['weixin.appid' => $late], $at($utc))), "\n";
+}
 
 // A child that reports its token bad $n times (each a token request), noting
 // after each how many warnings it has seen; then prints them.
@@ -158,6 +174,9 @@ the count memcached holds for that day: yes
 the date is Beijing's: yes
 no weixin.appid: unknown: no weixin.appid configured
 memcached unreachable: unknown: memcached at 127.0.0.1:1 failed: %s (check weixin.memcache_servers and weixin.memcache_timeout)
+-- a token request at 2026-11-24 16:00:00 UTC: ok, counted under 20261124: 0, under 20261125: 1
+php --ri weixin at 15:59:00 UTC: 0 (AppID APPID, 2026-11-24 Beijing time; WeChat allows 2000 a day)
+php --ri weixin at 16:00:00 UTC: 1 (AppID APPID, 2026-11-25 Beijing time; WeChat allows 2000 a day)
 -- weixin.daily_quota_warning 2 above the count, 5 requests:
 requests 5, counted 5, exit 0, stderr: ''
 warnings seen after each request: 0,0,1,1,1
