@@ -43,13 +43,24 @@ function requests_seen(string $appid): int
     return $s['token_calls'] + $s['stable_calls'];
 }
 
-/** The row of `php --ri weixin` run with $ini (and $env). */
-function ri_row(array $ini, array $env = []): string
+/**
+ * What PHP with the extension, $ini and $env writes running $arguments. (Not
+ * run_parallel(): its children wait for a start time on the wall clock,
+ * which libfaketime moves.)
+ */
+function php_output(array $arguments, array $ini, array $env = []): string
 {
-    $process = proc_open([...php_command($ini), '--ri', 'weixin'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes,
+    $process = proc_open([...php_command($ini), ...$arguments], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes,
         null, $env + getenv());
     $out = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
     proc_close($process);
+    return $out;
+}
+
+/** The row of `php --ri weixin` run with $ini (and $env). */
+function ri_row(array $ini, array $env = []): string
+{
+    $out = php_output(['--ri', 'weixin'], $ini, $env);
     return preg_match('/^token requests today \(all servers\) => (.*)$/m', $out, $m)
         ? without_retry_words($m[1]) : "no row in:\n$out";
 }
@@ -95,9 +106,9 @@ $at = fn (string $utc) => ['LD_PRELOAD' => faketime_library() . ' ' . getenv('WE
     'FAKETIME' => "@2026-11-24 $utc", 'FAKETIME_DONT_FAKE_MONOTONIC' => '1', 'TZ' => 'UTC'];
 $late = test_appid('quotalate');
 reset_account($late);
-[$result] = run_parallel(1, 'echo token_verdict((new class_weixin(getenv("APPID"), TEST_SECRET))->access_token);',
-    [], ['APPID' => $late] + $at('16:00:00'));
-echo "-- a token request at 2026-11-24 16:00:00 UTC: {$result['out']}, counted under 20261124: ", counter($late, '20261124'),
+$token = php_output(['-r', 'echo (new class_weixin(getenv("APPID"), getenv("SECRET")))->access_token;'], [],
+    ['APPID' => $late, 'SECRET' => TEST_SECRET] + $at('16:00:00'));
+echo "-- a token request at 2026-11-24 16:00:00 UTC: ", token_verdict($token), ", counted under 20261124: ", counter($late, '20261124'),
     ", under 20261125: ", counter($late, '20261125'), "\n";
 foreach (['15:59:00', '16:00:00'] as $utc) {
     echo "php --ri weixin at $utc UTC: ", str_replace($late, 'APPID', ri_row(['weixin.appid' => $late], $at($utc))), "\n";
