@@ -10,6 +10,7 @@ phpinfo(INFO_MODULES);
 $info = ob_get_clean();
 $start = strpos($info, "\nweixin\n");
 $section = substr($info, $start, strpos($info, "\n\n", strpos($info, 'Directive', $start)) - $start);
+$section = preg_replace('/\d{4}-\d{2}-\d{2} Beijing/', 'YYYY-MM-DD Beijing', $section);
 echo preg_replace('/=> \d+\.\d+\.\d+/', '=> X.Y.Z', preg_replace('/127\.0\.0\.1:\d+/', 'HOST:PORT', $section)), "\n";
 var_dump(str_contains($info, 'MYSECRETVALUE'));
 var_dump(phpversion('weixin') === (new ReflectionExtension('weixin'))->getVersion());
@@ -31,6 +32,9 @@ http_request() retries after a refused token => 0
 accounts held => 0
 cache keys held => 0
 
+WeChat daily quota => Value
+token requests today (all servers) => 0 (AppID wx0000000000000000, YYYY-MM-DD Beijing time; WeChat allows 2000 a day)
+
 Directive => Local Value => Master Value
 weixin.appid => wx0000000000000000 => wx0000000000000000
 weixin.appsecret => ******** => ********
@@ -46,5 +50,6 @@ weixin.memcache_timeout => 0.25 => 0.25
 weixin.local_cache_ttl => 60 => 60
 weixin.use_stable_token => 0 => 0
 weixin.auto_refresh => 1 => 1
+weixin.daily_quota_warning => 1600 => 1600
 bool(false)
 bool(true)

@@ -12,7 +12,7 @@ use ext_php_rs::zend::ExecuteData;
 use crate::config::Secret;
 use crate::error::WeixinError;
 use crate::tickets::TicketKind;
-use crate::weixin_class::{credentials, guarded, warn_once};
+use crate::weixin_class::{credentials, guarded, with_warnings};
 use crate::{exception, ini, jssdk, random, service};
 
 /// `public function get_jsapi_ticket(): string`
@@ -105,8 +105,9 @@ fn config(this: &ZendObject, url: &str, debug: bool) -> Result<ext_php_rs::boxed
     let settings = ini::current_settings()?;
     let (appid, secret) = credentials(this, &settings, None)?;
     let secret = Secret::borrowed(secret.as_str());
-    let warn = |error: &WeixinError| warn_once(error, &secret);
-    let ticket = service::with_ticket_service(&settings, appid.as_str(), &secret, TicketKind::Jsapi, &warn, |s| s.token())?;
+    let ticket = with_warnings(&secret, |warn, quota_warn| {
+        service::with_ticket_service(&settings, appid.as_str(), &secret, TicketKind::Jsapi, warn, quota_warn, |s| s.token())
+    })?;
     let nonce = jssdk::nonce(random::fill)?;
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let signature = jssdk::signature(&ticket, &nonce, timestamp, url);
@@ -125,6 +126,7 @@ fn ticket(this: &ZendObject, kind: TicketKind) -> Result<String, WeixinError> {
     let settings = ini::current_settings()?;
     let (appid, secret) = credentials(this, &settings, None)?;
     let secret = Secret::borrowed(secret.as_str());
-    let warn = |error: &WeixinError| warn_once(error, &secret);
-    service::with_ticket_service(&settings, appid.as_str(), &secret, kind, &warn, |s| s.token())
+    with_warnings(&secret, |warn, quota_warn| {
+        service::with_ticket_service(&settings, appid.as_str(), &secret, kind, warn, quota_warn, |s| s.token())
+    })
 }

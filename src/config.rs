@@ -72,6 +72,11 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
         "1",
         "1: http_request() replaces a token WeChat refused (40001, 40014, 42001) and sends the request once more",
     ),
+    (
+        "weixin.daily_quota_warning",
+        "1600",
+        "one E_WARNING per process once the day's token requests for the AppID (all servers) pass this (0: off)",
+    ),
 ];
 
 /// Longest key memcached accepts.
@@ -156,6 +161,9 @@ pub struct Settings {
     pub use_stable_token: bool,
     /// `weixin.auto_refresh`: `http_request()` heals a refused token.
     pub auto_refresh: bool,
+    /// `weixin.daily_quota_warning`: warn once the day's count of token
+    /// requests for the AppID passes it (0: never).
+    pub daily_quota_warning: u64,
 }
 
 
@@ -208,6 +216,11 @@ impl Settings {
             )?,
             use_stable_token: parse_switch("weixin.use_stable_token", &get("weixin.use_stable_token"))?,
             auto_refresh: parse_switch("weixin.auto_refresh", &get("weixin.auto_refresh"))?,
+            daily_quota_warning: parse_count(
+                "weixin.daily_quota_warning",
+                &get("weixin.daily_quota_warning"),
+                MAX_DAILY_QUOTA_WARNING,
+            )?,
         })
     }
 }
@@ -496,6 +509,10 @@ const MAX_LOCAL_CACHE_TTL: u64 = 300;
 /// A token lives 7200 s; a larger margin would only mean "at half its life".
 const MAX_REFRESH_MARGIN: u64 = 7200;
 
+/// WeChat allows 2,000 token requests a day (more only for accounts whose
+/// quota was raised); a threshold past this is a typo.
+const MAX_DAILY_QUOTA_WARNING: u64 = 100_000;
+
 fn parse_seconds_up_to(name: &str, value: &str, max: f64) -> Result<Duration, WeixinError> {
     parse_seconds_in(name, value, f64::MIN_POSITIVE, max).map_err(|_| {
         WeixinError::config(format!(
@@ -538,6 +555,15 @@ fn parse_whole_seconds(name: &str, value: &str, max: u64) -> Result<u64, WeixinE
     })
 }
 
+fn parse_count(name: &str, value: &str, max: u64) -> Result<u64, WeixinError> {
+    value.trim().parse::<u64>().ok().filter(|&n| n <= max).ok_or_else(|| {
+        WeixinError::config(format!(
+            "{name} must be a whole number of token requests in [0, {max}] (0: off), got '{}'",
+            value.trim()
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,6 +592,7 @@ mod tests {
         assert_eq!(s.local_cache_ttl, 60);
         assert!(!s.use_stable_token);
         assert_eq!((s.http.proxy, s.token_http.proxy), (None, None));
+        assert_eq!(s.daily_quota_warning, 1600, "80% of WeChat's 2,000 a day");
     }
 
     #[test]
@@ -618,6 +645,9 @@ mod tests {
             ("weixin.timeout", "3601", "(0, 3600]"),
             ("weixin.token_timeout", "0", "(0, 30]"),
             ("weixin.proxy", "socks5://127.0.0.1:1080", "http:// or https://"),
+            ("weixin.daily_quota_warning", "100001", "[0, 100000]"),
+            ("weixin.daily_quota_warning", "-1", "[0, 100000]"),
+            ("weixin.daily_quota_warning", "80%", "[0, 100000]"),
         ] {
             let error = settings(&[(name, bad)]).unwrap_err();
             assert!(error.message.starts_with(name) && error.message.contains(range), "{name}={bad}: {}", error.message);
@@ -628,6 +658,8 @@ mod tests {
             ("weixin.local_cache_ttl", "300"),
             ("weixin.local_cache_ttl", "0"),
             ("weixin.refresh_margin", "7200"),
+            ("weixin.daily_quota_warning", "0"),
+            ("weixin.daily_quota_warning", "100000"),
         ] {
             assert!(settings(&[(name, good)]).is_ok(), "{name}={good}");
         }

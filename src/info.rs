@@ -7,8 +7,24 @@ use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
 
 use crate::config::{shown_proxy, Secret, INI_ENTRIES};
+use crate::quota::DAILY_TOKEN_LIMIT;
 use crate::{ini, service, stats};
 use std::sync::atomic::Ordering;
+
+/// The day's count of token requests for `weixin.appid`, as memcached
+/// holds it for every server, or why it is unknown.
+fn requests_today() -> String {
+    match ini::current_settings().and_then(|settings| Ok((service::requests_today(&settings)?, settings))) {
+        Ok(((day, count), settings)) => format!(
+            "{count} (AppID {}, {}-{:02}-{:02} Beijing time; WeChat allows {DAILY_TOKEN_LIMIT} a day)",
+            settings.appid,
+            day / 10_000,
+            day / 100 % 100,
+            day % 100
+        ),
+        Err(error) => format!("unknown: {error}"),
+    }
+}
 
 pub extern "C" fn module_info(_module: *mut ModuleEntry) {
     // A panic must not unwind into the engine.
@@ -33,6 +49,11 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
         let (accounts, slots) = service::held();
         info_table_row!("accounts held", accounts.to_string());
         info_table_row!("cache keys held", slots.to_string());
+        info_table_end!();
+
+        info_table_start!();
+        info_table_header!("WeChat daily quota", "Value");
+        info_table_row!("token requests today (all servers)", requests_today());
         info_table_end!();
 
         info_table_start!();

@@ -4,7 +4,8 @@
 //! Module layout: `config` (settings, pure) and `ini` (their PHP glue),
 //! `memcached` (its meta protocol: transport, server choice), `http`
 //! (reqwest), `wechat` (the token endpoints), `token` (many processes, one
-//! token: pure rules over ports), `stats` (counters),
+//! token: pure rules over ports), `quota` (the fleet's daily count of
+//! token requests, a decorator of the rules' upstream), `stats` (counters),
 //! `service` (an account's token service, wired), `weixin_class` and
 //! `exception` (the PHP classes), `props` (their properties), `info`
 //! (`php --ri`).
@@ -20,6 +21,7 @@ pub mod jssdk;
 pub mod memcached;
 pub mod process;
 mod props;
+pub mod quota;
 pub mod random;
 mod service;
 pub mod signals;

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use crate::config::{Secret, Settings};
 use crate::error::WeixinError;
 use crate::ini;
+use crate::memcached::{Counters, Memcached};
 use crate::process::{self, Inherited, PerProcess};
-use crate::memcached::Memcached;
-use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService};
+use crate::quota::{self, Counted, Quota};
+use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService, Upstream};
 use crate::tickets::{TicketApi, TicketKind};
 use crate::wechat::WeChatApi;
 
@@ -123,13 +124,15 @@ pub fn held() -> (usize, usize) {
 }
 
 /// Runs `job` with the token rules wired to memcached, WeChat and this
-/// process's cache, for one account; memcached trouble goes to `warn`.
-/// Errors come back with the secret masked.
+/// process's cache, for one account; memcached trouble goes to `warn`, the
+/// daily quota's warning to `quota_warn`. Every request to WeChat is
+/// counted (`quota`). Errors come back with the secret masked.
 pub fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
     secret: &Secret,
     warn: &dyn Fn(&WeixinError),
+    quota_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
@@ -138,7 +141,10 @@ pub fn with_token_service<T>(
         base_url: &settings.api_base_url,
         http: &settings.token_http,
     };
-    let service = token_service(&account, &store, &api, secret, warn);
+    let counters = counters(settings);
+    let counting = counting(settings, &counters, quota_warn);
+    let upstream = Counted { inner: &api, quota: &counting };
+    let service = token_service(&account, &store, &upstream, secret, warn);
     job(&service).map_err(|e| e.redact(secret.expose()))
 }
 
@@ -150,6 +156,7 @@ pub fn with_ticket_service<T>(
     secret: &Secret,
     kind: TicketKind,
     warn: &dyn Fn(&WeixinError),
+    quota_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
@@ -158,7 +165,10 @@ pub fn with_ticket_service<T>(
         base_url: &settings.api_base_url,
         http: &settings.token_http,
     };
-    let tokens = token_service(&account, &token_store, &token_api, secret, warn);
+    let counters = counters(settings);
+    let counting = counting(settings, &counters, quota_warn);
+    let token_upstream = Counted { inner: &token_api, quota: &counting };
+    let tokens = token_service(&account, &token_store, &token_upstream, secret, warn);
     let keys = Keys::new(&kind.key(&account.base_key)?, false);
     let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
     // A ticket request may first wait for the token and replace it once:
@@ -176,9 +186,10 @@ pub fn with_ticket_service<T>(
         http: &settings.token_http,
         kind,
     };
+    let ticket_upstream = Counted { inner: &ticket_api, quota: &counting };
     let service = TokenService {
         store: &ticket_store,
-        upstream: &ticket_api,
+        upstream: &ticket_upstream,
         clock: &SystemClock,
         local: &local,
         keys: &keys,
@@ -199,16 +210,31 @@ fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
     }
 }
 
+fn counters(settings: &Settings) -> Counters<'_> {
+    Counters { servers: &settings.memcache_servers, timeout: settings.memcache_timeout }
+}
+
+/// The fleet's daily count of requests to WeChat, and its warning.
+fn counting<'a>(settings: &Settings, counters: &'a Counters<'a>, quota_warn: &'a dyn Fn(&str)) -> Quota<'a> {
+    Quota {
+        counter: counters,
+        wall_clock: &quota::unix_now,
+        warn_above: settings.daily_quota_warning,
+        alarm: &quota::ALARM,
+        warn: quota_warn,
+    }
+}
+
 fn token_service<'a>(
     account: &'a Account,
     store: &'a Memcached<'a>,
-    api: &'a WeChatApi<'a>,
+    upstream: &'a dyn Upstream,
     secret: &'a Secret<'a>,
     warn: &'a dyn Fn(&WeixinError),
 ) -> TokenService<'a> {
     TokenService {
         store,
-        upstream: api,
+        upstream,
         clock: &SystemClock,
         local: &account.local,
         keys: &account.keys,
@@ -224,4 +250,16 @@ fn token_service<'a>(
 fn pool_and_key(settings: &Settings, keys: &Keys) -> String {
     let servers: Vec<String> = settings.memcache_servers.iter().map(ToString::to_string).collect();
     format!("{}|{}", servers.join(","), keys.token)
+}
+
+/// Today's count of token requests (all servers) for `weixin.appid`, for
+/// `php --ri weixin`: the day (YYYYMMDD in Beijing) and the count, or why
+/// it cannot be known.
+pub fn requests_today(settings: &Settings) -> Result<(u64, u64), WeixinError> {
+    if settings.appid.is_empty() {
+        return Err(WeixinError::config("no weixin.appid configured"));
+    }
+    let counters = counters(settings);
+    let now = quota::unix_now();
+    Ok((quota::beijing_day(now), quota::today(&counters, &settings.appid, now)?))
 }

@@ -275,6 +275,24 @@ pub(crate) fn warn_once(error: &WeixinError, secret: &Secret) {
     }
 }
 
+/// Runs `job` with the two warning channels of the token services:
+/// memcached trouble (one E_WARNING per request at most) and the daily
+/// quota's warning, raised once the job is done, on this PHP thread. The
+/// secret never appears in either.
+pub(crate) fn with_warnings<T>(
+    secret: &Secret,
+    job: impl FnOnce(&dyn Fn(&WeixinError), &dyn Fn(&str)) -> Result<T, WeixinError>,
+) -> Result<T, WeixinError> {
+    let warn = |error: &WeixinError| warn_once(error, secret);
+    let quota_warning = Cell::new(None);
+    let quota_warn = |message: &str| quota_warning.set(Some(message.to_string()));
+    let outcome = job(&warn, &quota_warn);
+    if let Some(message) = quota_warning.take() {
+        warning(&crate::error::redact(&message, secret.expose()));
+    }
+    outcome
+}
+
 /// RINIT: this request has raised no warning yet.
 pub fn new_request() {
     WARNED_THIS_REQUEST.set(false);
@@ -282,15 +300,16 @@ pub fn new_request() {
 
 /// Runs `job` on this account's token service, raising memcached trouble as
 /// one E_WARNING per request at most: a dead memcached must not flood the
-/// logs, and the secret never appears in it.
+/// logs, and the secret never appears in it. The daily quota warning (once
+/// per process, decided by `quota`) is raised when the job is done, on this
+/// thread, so that a PHP error handler it runs finds the token rules idle.
 fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
     secret: &Secret,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    let warn = |error: &WeixinError| warn_once(error, secret);
-    service::with_token_service(settings, appid, secret, &warn, job)
+    with_warnings(secret, |warn, quota_warn| service::with_token_service(settings, appid, secret, warn, quota_warn, job))
 }
 
 /// `public function refresh_access_token(): string`: after WeChat refused

@@ -24,6 +24,9 @@ const BUFFER: usize = 4096;
 /// A header line longer than this is not memcached talking.
 const MAX_LINE: usize = 8192;
 
+/// How memcached (1.6) refuses to increment a value that is not a number.
+const NOT_A_NUMBER: &[u8] = b"cannot increment or decrement non-numeric value";
+
 /// What to store with `ms`.
 #[derive(Clone, Copy, Debug)]
 pub enum Mode {
@@ -42,21 +45,29 @@ pub enum Request<'a> {
     Store { key: &'a str, value: &'a str, ttl: u32, mode: Mode },
     /// `md key C<cas>`
     DeleteIf { key: &'a str, cas: u64 },
+    /// `ma key N<ttl> J<initial> D<delta> v`: adds `delta` to the number
+    /// under `key`, or creates it as `initial` (not `initial + delta`),
+    /// kept `ttl` seconds; the reply carries the new value. One atomic
+    /// round trip; not idempotent.
+    Increment { key: &'a str, delta: u64, initial: u64, ttl: u32 },
 }
 
 impl Request<'_> {
     pub fn key(&self) -> &str {
         match *self {
-            Request::Get { key, .. } | Request::Store { key, .. } | Request::DeleteIf { key, .. } => key,
+            Request::Get { key, .. }
+            | Request::Store { key, .. }
+            | Request::DeleteIf { key, .. }
+            | Request::Increment { key, .. } => key,
         }
     }
 
     /// Whether sending it twice does what sending it once does. An `add` or
     /// a compare-and-swap applied twice answers "not stored" the second
-    /// time, as if it had lost: such a request is never sent again once any
-    /// byte of it left.
+    /// time, as if it had lost; an increment applied twice counts twice:
+    /// such a request is never sent again once any byte of it left.
     pub fn may_resend(&self) -> bool {
-        !matches!(self, Request::Store { mode: Mode::Add | Mode::Cas(_), .. })
+        !matches!(self, Request::Store { mode: Mode::Add | Mode::Cas(_), .. } | Request::Increment { .. })
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -76,6 +87,9 @@ impl Request<'_> {
                 out.write_all(b"\r\n")
             }
             Request::DeleteIf { key, cas } => write!(out, "md {key} C{cas}\r\n"),
+            Request::Increment { key, delta, initial, ttl } => {
+                write!(out, "ma {key} N{ttl} J{initial} D{delta} v\r\n")
+            }
         };
     }
 }
@@ -121,6 +135,10 @@ pub enum Failure {
     ServerError(String),
     /// `CLIENT_ERROR ...` or `ERROR`: no meta protocol (memcached < 1.6).
     Rejected(String),
+    /// `CLIENT_ERROR cannot increment or decrement non-numeric value`: an
+    /// increment found something else under its key. Read whole: the server
+    /// is up (it speaks the meta protocol) and the connection still in step.
+    NotANumber,
 }
 
 impl Failure {
@@ -138,6 +156,7 @@ impl fmt::Display for Failure {
             Failure::Broken { error, .. } => write!(f, "{error}"),
             Failure::ServerError(message) => write!(f, "SERVER_ERROR {message}"),
             Failure::Rejected(line) => write!(f, "it answered '{line}'"),
+            Failure::NotANumber => f.write_str("the value is not a number"),
         }
     }
 }
@@ -367,6 +386,7 @@ fn parse_header(line: &[u8]) -> Result<(Reply, Option<usize>), Failure> {
             let message = line.strip_prefix(b"SERVER_ERROR").unwrap_or_default().trim_ascii();
             return Err(Failure::ServerError(printable(message)));
         }
+        b"CLIENT_ERROR" if line.trim_ascii_end().ends_with(NOT_A_NUMBER) => return Err(Failure::NotANumber),
         b"CLIENT_ERROR" | b"ERROR" => return Err(Failure::Rejected(printable(line))),
         _ => return Err(garbled(&format!("'{}'", printable(line)))),
     };
@@ -410,6 +430,10 @@ mod tests {
         assert_eq!(encoded(store(Mode::Add)), "ms k:lock 4 T7 F0 ME\r\nid 1\r\n");
         assert_eq!(encoded(store(Mode::Cas(42))), "ms k:lock 4 T7 F0 C42\r\nid 1\r\n");
         assert_eq!(encoded(Request::DeleteIf { key: "k", cas: 9 }), "md k C9\r\n");
+        let increment = Request::Increment { key: "weixin_requests:wx1:20261124", delta: 1, initial: 1, ttl: 172_800 };
+        assert_eq!(encoded(increment), "ma weixin_requests:wx1:20261124 N172800 J1 D1 v\r\n");
+        assert_eq!(increment.key(), "weixin_requests:wx1:20261124");
+        assert!(!increment.may_resend(), "applied twice, it counts twice");
         assert!(Request::Get { key: "k", flags: "v" }.may_resend());
         assert!(store(Mode::Set).may_resend());
         assert!(!store(Mode::Add).may_resend());
@@ -432,6 +456,13 @@ mod tests {
         }
         assert!(matches!(parse_header(b"ERROR"), Err(Failure::Rejected(_))));
         assert!(matches!(parse_header(b"CLIENT_ERROR bad command line format"), Err(Failure::Rejected(_))));
+        // An increment's reply: the new value, as a value.
+        let (reply, length) = parse_header(b"VA 4").unwrap();
+        assert_eq!((reply.status, length, reply.client_flags), (Status::Value, Some(4), None));
+        assert!(matches!(
+            parse_header(b"CLIENT_ERROR cannot increment or decrement non-numeric value"),
+            Err(Failure::NotANumber)
+        ));
         assert!(matches!(parse_header(b"VA"), Err(Failure::Broken { .. })));
         assert!(matches!(parse_header(b"STORED"), Err(Failure::Broken { .. })));
         assert!(matches!(parse_header(b""), Err(Failure::Broken { .. })));

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::ServerAddr;
 use crate::process::{Inherited, PerProcess};
+use crate::quota::DailyCounter;
 use crate::token::{SharedStore, StoreError, StoreFault};
 use connection::{Connection, Failure, Mode, Reply, Request, Status};
 use ring::Ring;
@@ -165,6 +166,10 @@ impl Memcached<'_> {
                      (it is up but stores nothing: check its memory limit, memcached -m)"
                 ))
             }
+            Failure::NotANumber => {
+                self.check_in(address, connection, Health::Up);
+                not_a_number(Some(address), key)
+            }
             failure if failure.lost_reply() && !request.may_resend() => {
                 let timed_out = matches!(failure, Failure::TimedOut { .. });
                 self.check_in(address, None, if timed_out { Health::Down } else { Health::Unknown });
@@ -206,6 +211,21 @@ impl Memcached<'_> {
         }
         let kept_for = reply.ttl.and_then(|t| u32::try_from(t).ok());
         Ok(reply.value.and_then(|bytes| String::from_utf8(bytes).ok()).map(|value| (value, kept_for)))
+    }
+
+    /// Adds `delta` to the number under `key`, or creates it as `initial`
+    /// kept `ttl` seconds: the new value. One `ma`, never sent twice (a lost
+    /// reply is `StoreFault::Ambiguous`).
+    pub fn increment(&self, key: &str, delta: u64, initial: u64, ttl: u32) -> Result<u64, StoreError> {
+        let reply = self.execute(&Request::Increment { key, delta, initial, ttl })?;
+        if reply.status != Status::Value {
+            // NS: not created after a miss (memcached stores nothing).
+            return Err(StoreError::new(StoreFault::Full, format!(
+                "memcached did not count {key} (it answered {:?})",
+                reply.status
+            )));
+        }
+        reply.value.as_deref().and_then(number).ok_or_else(|| not_a_number(None, key))
     }
 
     /// The value and CAS of `key` if it holds `expected`.
@@ -255,6 +275,49 @@ impl SharedStore for Memcached<'_> {
         }
         Ok(())
     }
+}
+
+/// memcached as the fleet's request counters (`quota`): each counter on
+/// the server its own key maps to, whatever the token keys, so every
+/// process counts together.
+pub struct Counters<'a> {
+    pub servers: &'a [ServerAddr],
+    pub timeout: Duration,
+}
+
+impl Counters<'_> {
+    fn on_home_of<'k>(&'k self, key: &'k str) -> Memcached<'k> {
+        Memcached { servers: self.servers, home: key, timeout: self.timeout }
+    }
+}
+
+impl DailyCounter for Counters<'_> {
+    fn add_one(&self, key: &str, ttl: u32) -> Result<u64, StoreError> {
+        self.on_home_of(key).increment(key, 1, 1, ttl)
+    }
+
+    fn read(&self, key: &str) -> Result<u64, StoreError> {
+        let store = self.on_home_of(key);
+        match store.get(key)? {
+            None => Ok(0),
+            Some(value) => number(value.as_bytes()).ok_or_else(|| not_a_number(None, key)),
+        }
+    }
+}
+
+/// A counter's value: decimal digits (memcached may pad them with spaces).
+fn number(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+/// The error of a counter whose key holds something else: the server is
+/// up, but nothing can be counted there until the key is deleted.
+fn not_a_number(address: Option<&ServerAddr>, key: &str) -> StoreError {
+    let server = address.map_or_else(|| "memcached".to_string(), |address| format!("memcached at {address}"));
+    StoreError::new(StoreFault::Full, format!(
+        "{server} holds something that is not a number under {key}: nothing is counted there until that \
+         key is deleted"
+    ))
 }
 
 #[cfg(test)]

@@ -344,3 +344,123 @@ fn signals_during_an_exchange_are_not_failures() {
     assert!(HANDLED.load(Ordering::SeqCst) > 50, "{} signals", HANDLED.load(Ordering::SeqCst));
     assert_eq!(fake.connections(), 1, "no second connection");
 }
+
+/// A fake that counts like memcached: `ma K N<ttl> J<initial> D<delta> v`
+/// creates or adds; `mg` reads (client flags 0, as `ma` creates them);
+/// "junk" holds something that is not a number.
+fn counting_fake() -> Fake {
+    let counts = Arc::new(Mutex::new(std::collections::HashMap::<String, u64>::new()));
+    Fake::start(move |_, peer| {
+        while let Some(line) = peer.request() {
+            let words: Vec<&str> = line.split(' ').collect();
+            let flag = |f: char| words.iter().find_map(|w| w.strip_prefix(f)).and_then(|v| v.parse::<u64>().ok());
+            let reply = match words[..] {
+                [_, "junk", ..] if words[0] == "ma" => {
+                    "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n".to_string()
+                }
+                [_, "junk", ..] => "VA 3 f0\r\nabc\r\n".to_string(),
+                ["ma", key, ..] => {
+                    let mut counts = counts.lock().unwrap();
+                    let value = match counts.get(key) {
+                        Some(now) => now + flag('D').unwrap_or(1),
+                        None if flag('N').is_some() => flag('J').unwrap_or(0),
+                        None => {
+                            peer.reply(b"NF\r\n");
+                            continue;
+                        }
+                    };
+                    counts.insert(key.to_string(), value);
+                    format!("VA {}\r\n{value}\r\n", value.to_string().len())
+                }
+                ["mg", key, ..] => match counts.lock().unwrap().get(key) {
+                    Some(value) => format!("VA {} f0\r\n{value}\r\n", value.to_string().len()),
+                    None => "EN\r\n".to_string(),
+                },
+                _ => "HD\r\n".to_string(),
+            };
+            peer.reply(reply.as_bytes());
+        }
+    })
+}
+
+fn counters(servers: &[ServerAddr]) -> Counters<'_> {
+    Counters { servers, timeout: Duration::from_millis(500) }
+}
+
+#[test]
+fn counters_count_with_one_increment_each_and_read_back() {
+    let fake = counting_fake();
+    let servers = [fake.address.clone()];
+    let counters = counters(&servers);
+    let key = "weixin_requests:wx1:20261124";
+    assert_eq!(counters.read(key), Ok(0), "nothing counted yet");
+    assert_eq!(counters.add_one(key, 172_800), Ok(1), "created at 1");
+    assert_eq!(counters.add_one(key, 172_800), Ok(2));
+    assert_eq!(counters.add_one("weixin_requests:wx2:20261124", 172_800), Ok(1));
+    assert_eq!(counters.read(key), Ok(2));
+    assert_eq!(fake.seen(&format!("ma {key} N172800 J1 D1 v")), 2, "{:?}", fake.log.lock().unwrap());
+    assert_eq!(fake.seen("ma "), 3, "one command per count");
+    assert_eq!(fake.connections(), 1);
+}
+
+#[test]
+fn an_increment_whose_reply_is_lost_is_ambiguous_and_never_sent_again() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            if line.starts_with("ma ") {
+                return; // read, applied or not, and no reply: the connection closes
+            }
+            peer.answer(&line);
+        }
+    });
+    let servers = [fake.address.clone()];
+    let counters = counters(&servers);
+    assert_eq!(counters.read("k"), Ok(0), "a kept connection first");
+    let error = counters.add_one("k", 60).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Ambiguous, "{error}");
+    assert_eq!(fake.seen("ma "), 1, "sent once, on no other connection either");
+    assert_eq!(counters.read("k"), Ok(0), "the server is not skipped");
+    assert_eq!(fake.seen("ma "), 1);
+}
+
+#[test]
+fn a_counter_that_is_not_a_number_is_full_and_the_server_stays_up() {
+    let fake = counting_fake();
+    let servers = [fake.address.clone()];
+    let counters = counters(&servers);
+    let error = counters.add_one("junk", 60).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Full, "{error}");
+    assert!(error.message.contains("not a number under junk"), "{error}");
+    assert!(error.message.contains(&fake.address.to_string()), "names the server: {error}");
+    assert_eq!(counters.read("junk").unwrap_err().fault, StoreFault::Full);
+    assert_eq!(counters.add_one("k", 60), Ok(1), "not skipped, still in step");
+    assert_eq!(fake.connections(), 1, "one connection all along");
+}
+
+#[test]
+fn an_increment_not_stored_is_full() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            peer.reply(if line.starts_with("ma ") { b"NS\r\n" } else { b"EN\r\n" });
+        }
+    });
+    let servers = [fake.address.clone()];
+    let error = counters(&servers).add_one("k", 60).unwrap_err();
+    assert_eq!(error.fault, StoreFault::Full, "{error}");
+    assert_eq!(counters(&servers).read("k"), Ok(0), "the server is up");
+}
+
+#[test]
+fn a_counter_goes_to_its_own_keys_server() {
+    let fakes = [counting_fake(), counting_fake(), counting_fake()];
+    let servers: Vec<ServerAddr> = fakes.iter().map(|f| f.address.clone()).collect();
+    let ring = Ring::new(&servers);
+    for appid in ["wx1", "wx2", "wx3", "wx4", "wx5", "wx6"] {
+        let key = format!("weixin_requests:{appid}:20261124");
+        assert_eq!(counters(&servers).add_one(&key, 60), Ok(1));
+        let at = ring.server_for(&key);
+        for (index, fake) in fakes.iter().enumerate() {
+            assert_eq!(fake.seen(&format!("ma {key} ")), usize::from(index == at), "{key}: server {index}");
+        }
+    }
+}
