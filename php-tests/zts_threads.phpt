@@ -131,6 +131,33 @@ foreach ($appids as $appid) {
 echo "accounts with one token, served everywhere and held by memcached: $oneToken\n";
 echo "upstream calls: $calls\n";
 
+// 5. memcached unreachable (a port nobody listens on): every request of
+// every thread raises its own one warning naming memcached, whatever the
+// other threads' requests do at the same moment (the flag is per thread,
+// reset at each request's start), and all threads share one stable token.
+$probe = stream_socket_server('tcp://127.0.0.1:0');
+$deadPort = (int) substr(strrchr(stream_socket_get_name($probe, false), ':'), 1);
+fclose($probe);
+$appid = test_appid('ztswarn');
+reset_account($appid, ['delay_ms' => 100]);
+$run = zts_run($harness, THREADS, REQUESTS, $env + ['ZTS_APPIDS' => $appid],
+    ['weixin.memcache_servers' => "127.0.0.1:$deadPort", 'weixin.use_stable_token' => '1', 'display_errors' => '1',
+     'html_errors' => '0']);
+echo "-- memcached unreachable\n";
+echo "exit status: {$run['status']}\n";
+echo $run['summary'], "\n";
+$warnings = [];
+foreach ($run['threads'] as $requests) {
+    foreach ($requests as $request) {
+        $lines = array_filter($request['other'] ?? [], fn ($l) => str_contains($l, 'Warning') && str_contains($l, 'memcached'));
+        $warnings[count($lines)] = ($warnings[count($lines)] ?? 0) + 1;
+    }
+}
+ksort($warnings);
+echo 'requests by number of memcached warnings: ', json_encode($warnings), "\n";
+echo 'distinct tokens: ', count(zts_tokens($run, $appid)), ", errors: ", count(array_filter(zts_trouble($run, 1000),
+    fn ($l) => !str_contains($l, 'Warning'))), "\n";
+
 zts_remove_harness($harness);
 ?>
 --EXPECT--
@@ -171,3 +198,8 @@ harness: 8 threads x 25 requests: 200 ran, 0 failed
 errors, warnings, leak reports, assertions: none
 accounts with one token, served everywhere and held by memcached: 8
 upstream calls: 8
+-- memcached unreachable
+exit status: 0
+harness: 8 threads x 25 requests: 200 ran, 0 failed
+requests by number of memcached warnings: {"1":200}
+distinct tokens: 1, errors: 0
