@@ -5,6 +5,10 @@
  * ask for a fresh one with refresh_access_token() and retry once. Many
  * processes doing this at the same time cause one upstream call: the token is
  * replaced only if the shared one is still the bad one.
+ *
+ * http_request() does this by itself (weixin.auto_refresh=1, the default):
+ * the retry below then never sees a refused token. The pattern is for
+ * weixin.auto_refresh=0, and for APIs called with another HTTP client.
  */
 define("APPID", getenv("WEIXIN_APPID") ?: "wx1111111111111111");
 define("APPSECRET", getenv("WEIXIN_APPSECRET") ?: "11111111111111111111111111111111");
