@@ -159,47 +159,41 @@ pub fn with_ticket_service<T>(
     quota_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    let account = account(settings, appid)?;
-    let token_store = store(settings, &account.keys);
-    let token_api = WeChatApi {
-        base_url: &settings.api_base_url,
-        http: &settings.token_http,
-    };
-    let counters = counters(settings);
-    let counting = counting(settings, &counters, quota_warn);
-    let token_upstream = Counted { inner: &token_api, quota: &counting };
-    let tokens = token_service(&account, &token_store, &token_upstream, secret, warn);
-    let keys = Keys::new(&kind.key(&account.base_key)?, false);
-    let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
-    // A ticket request may first wait for the token and replace it once:
-    // its lock is held for three requests.
-    let policy = Policy::new(
-        settings.refresh_margin,
-        settings.local_cache_ttl,
-        settings.token_http.timeout * 3,
-        false,
-    );
-    let ticket_store = store(settings, &keys);
-    let ticket_api = TicketApi {
-        tokens: &tokens,
-        base_url: &settings.api_base_url,
-        http: &settings.token_http,
-        kind,
-    };
-    let ticket_upstream = Counted { inner: &ticket_api, quota: &counting };
-    let service = TokenService {
-        store: &ticket_store,
-        upstream: &ticket_upstream,
-        clock: &SystemClock,
-        local: &local,
-        keys: &keys,
-        appid,
-        secret,
-        upstream_id: &account.upstream_id,
-        policy: &policy,
-        warn,
-    };
-    job(&service).map_err(|e| e.redact(secret.expose()))
+    with_token_service(settings, appid, secret, warn, quota_warn, |tokens| {
+        let account = account(settings, appid)?;
+        let keys = Keys::new(&kind.key(&account.base_key)?, false);
+        let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
+        // A ticket request may first wait for the token and replace it
+        // once: its lock is held for three requests.
+        let policy = Policy::new(
+            settings.refresh_margin,
+            settings.local_cache_ttl,
+            settings.token_http.timeout * 3,
+            false,
+        );
+        let store = store(settings, &keys);
+        let api = TicketApi {
+            tokens,
+            base_url: &settings.api_base_url,
+            http: &settings.token_http,
+            kind,
+        };
+        let counters = counters(settings);
+        let counting = counting(settings, &counters, quota_warn);
+        let service = TokenService {
+            store: &store,
+            upstream: &Counted { inner: &api, quota: &counting },
+            clock: &SystemClock,
+            local: &local,
+            keys: &keys,
+            appid,
+            secret,
+            upstream_id: &account.upstream_id,
+            policy: &policy,
+            warn,
+        };
+        job(&service)
+    })
 }
 
 fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
