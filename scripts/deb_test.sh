@@ -228,8 +228,10 @@ check "enabled for every SAPI ($(cd "$CHROOT/etc/php/$PHP_V" && echo */conf.d | 
 
 ri_works() {
     local out
+    # No PHP warning (a line "Warning: ..." or "PHP Warning: ..."); the
+    # settings' names may say "warning" (weixin.daily_quota_warning).
     out=$(in_chroot php --ri weixin 2>&1) && grep -q 'weixin support => enabled' <<<"$out" &&
-        ! grep -qi 'warning' <<<"$out" || { say "php --ri weixin: $out"; return 1; }
+        ! grep -qE '^(PHP )?(Warning|Fatal error|Notice|Deprecated):' <<<"$out" || { say "php --ri weixin: $out"; return 1; }
 }
 check "php --ri weixin" ri_works
 
