@@ -9,10 +9,12 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::ExecuteData;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::error::WeixinError;
 use crate::tickets::TicketKind;
-use crate::weixin_class::{credentials, guarded, with_warnings};
+use crate::credentials::credentials;
+use crate::exception::guarded;
+use crate::request::with_warnings;
 use crate::{exception, ini, jssdk, random, service};
 
 /// `public function get_jsapi_ticket(): string`

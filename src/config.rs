@@ -4,12 +4,11 @@
 //! Parsing is plain Rust over a lookup function, so `cargo test` covers it
 //! without a PHP engine.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use crate::error::WeixinError;
-use crate::http::HttpOptions;
+use crate::secret::Secret;
 
 /// Every INI entry the extension registers: name, default, meaning.
 /// The single source for registration, `php --ri weixin` and the docs.
@@ -82,45 +81,17 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
 /// Longest key memcached accepts.
 pub const MAX_KEY_LEN: usize = 250;
 
-/// A value that must never be printed: its `Debug`/`Display` show a mask.
-/// Owned (settings) or borrowed from where PHP keeps it (a construction
-/// copies nothing).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<'a>(Cow<'a, str>);
-
-impl Secret<'static> {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(Cow::Owned(value.into()))
-    }
-}
-
-impl<'a> Secret<'a> {
-    pub fn borrowed(value: &'a str) -> Self {
-        Secret(Cow::Borrowed(value))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How a secret is shown wherever PHP prints settings or objects.
-    pub const MASK: &'static str = "********";
-}
-
-impl fmt::Debug for Secret<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::MASK)
-    }
-}
-
-impl fmt::Display for Secret<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::MASK)
-    }
+/// How a request is made. The timeout is per request; only the CA file and
+/// the proxy shape the client (one is kept for each), so token requests and
+/// `http_request()` calls with other timeouts share one client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpOptions {
+    pub timeout: Duration,
+    /// The setting that gives `timeout`, named when it is reached.
+    pub timeout_setting: &'static str,
+    pub ca_file: Option<String>,
+    /// `weixin.proxy`; `None`: no proxy at all (environment proxies ignored).
+    pub proxy: Option<ProxySetting>,
 }
 
 /// One memcached server as written in `weixin.memcache_servers`.
@@ -304,7 +275,7 @@ impl ProxySetting {
     pub fn scrub(&self, text: &str) -> String {
         match &self.password {
             Some((raw, decoded)) => {
-                crate::error::redact(&crate::error::redact(text, decoded.expose()), raw.expose())
+                crate::secret::redact(&crate::secret::redact(text, decoded.expose()), raw.expose())
             }
             None => text.to_string(),
         }

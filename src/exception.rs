@@ -4,6 +4,7 @@
 //! it), so the engine fills in file, line and trace like for any exception;
 //! `getCode()` is WeChat's errcode, 0 for errors of our own.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use ext_php_rs::builders::ClassBuilder;
@@ -33,7 +34,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         .extends((runtime_exception, "RuntimeException"))
         .registration(|class, arg_info| {
             CLASS.store(class, Ordering::Release);
-            crate::park_arg_info(arg_info);
+            crate::engine::park_arg_info(arg_info);
         })
         .register()
 }
@@ -48,4 +49,12 @@ pub fn throw(error: &WeixinError) {
     };
     let code = i32::try_from(error.code).unwrap_or(0);
     let _ = ext_php_rs::exception::throw_with_code(class, code, &error.message.replace('\0', " "));
+}
+
+/// Runs a method body; a Rust panic becomes a PHP exception instead of
+/// unwinding into the engine (which would abort the process).
+pub fn guarded(body: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(body)).is_err() {
+        throw(&WeixinError::local("internal error in the weixin extension"));
+    }
 }

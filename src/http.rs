@@ -7,26 +7,12 @@
 //! system store plus the optional `weixin.ca_file`. Requests go through
 //! `weixin.proxy` if set, and never through a proxy from the environment.
 
-use std::time::Duration;
 
 use reqwest::blocking::{multipart, Client};
 
-use crate::config::ProxySetting;
+use crate::config::{HttpOptions, ProxySetting};
 use crate::error::WeixinError;
 use crate::process::{Inherited, PerProcess};
-
-/// How a request is made. The timeout is per request; only the CA file and
-/// the proxy shape the client (one is kept for each), so token requests and
-/// `http_request()` calls with other timeouts share one client.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpOptions {
-    pub timeout: Duration,
-    /// The setting that gives `timeout`, named when it is reached.
-    pub timeout_setting: &'static str,
-    pub ca_file: Option<String>,
-    /// `weixin.proxy`; `None`: no proxy at all (environment proxies ignored).
-    pub proxy: Option<ProxySetting>,
-}
 
 /// A request body, as `curl` would send it.
 pub enum Body {
@@ -280,28 +266,10 @@ pub fn scrub(options: &HttpOptions, text: &str) -> String {
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn url_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_encoding_keeps_unreserved_only() {
-        assert_eq!(url_encode("wx12_ab-c.d~"), "wx12_ab-c.d~");
-        assert_eq!(url_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-    }
+    use std::time::Duration;
 
     #[test]
     fn display_url_drops_the_query() {

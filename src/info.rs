@@ -6,7 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
 
-use crate::config::{shown_proxy, Secret, INI_ENTRIES};
+use crate::config::{shown_proxy, INI_ENTRIES};
+use crate::secret::Secret;
 use crate::quota::DAILY_TOKEN_LIMIT;
 use crate::{ini, service, stats};
 use std::sync::atomic::Ordering;

@@ -12,6 +12,8 @@
 
 mod class_tickets;
 pub mod config;
+mod credentials;
+mod engine;
 pub mod error;
 mod exception;
 pub mod http;
@@ -20,9 +22,12 @@ mod ini;
 pub mod jssdk;
 pub mod memcached;
 pub mod process;
+mod php_body;
 mod props;
 pub mod quota;
 pub mod random;
+mod request;
+pub mod secret;
 mod service;
 pub mod signals;
 pub mod stats;
@@ -35,19 +40,6 @@ mod zend_ffi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ext_php_rs::prelude::*;
-
-/// The argument tables of registered methods: the engine points into them
-/// for the life of the process, so they are kept here (reachable, not leaked).
-struct ParkedArgInfo(Vec<ext_php_rs::args::ArgInfoTables>);
-
-// SAFETY: only touched in MINIT, which runs on one thread.
-unsafe impl Send for ParkedArgInfo {}
-
-static ARG_INFO: std::sync::Mutex<ParkedArgInfo> = std::sync::Mutex::new(ParkedArgInfo(Vec::new()));
-
-pub(crate) fn park_arg_info(tables: ext_php_rs::args::ArgInfoTables) {
-    ARG_INFO.lock().unwrap_or_else(|p| p.into_inner()).0.push(tables);
-}
 
 /// MINIT: fork notification, INI entries and classes. A panic here must not unwind into PHP.
 extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
@@ -64,7 +56,7 @@ extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
 
 /// RINIT: each request may raise its own memcached warning.
 extern "C" fn request_startup(_type: i32, _module_number: i32) -> i32 {
-    match std::panic::catch_unwind(weixin_class::new_request) {
+    match std::panic::catch_unwind(request::new_request) {
         Ok(()) => 0,
         Err(_) => -1,
     }

@@ -25,7 +25,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{Secret, MAX_KEY_LEN};
+use crate::config::MAX_KEY_LEN;
+use crate::secret::Secret;
 use crate::error::WeixinError;
 use crate::token::{make_key, FetchedToken, StoreError, TokenKind, Upstream};
 

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
+use crate::secret::Secret;
 use crate::error::WeixinError;
 use crate::ini;
 use crate::memcached::{Counters, Memcached};

@@ -8,9 +8,10 @@
 
 use serde_json::Value;
 
-use crate::config::Secret;
+use crate::secret::{url_encode, Secret};
 use crate::error::WeixinError;
-use crate::http::{self, Body, HttpOptions};
+use crate::config::HttpOptions;
+use crate::http::{self, Body};
 use crate::token::{FetchedToken, TokenKind, Upstream};
 
 /// The errcodes by which an API refuses a token that is no longer current
@@ -52,7 +53,7 @@ pub fn with_access_token(url: &str, token: &str) -> Option<String> {
         .map(|pair| match pair.split_once('=') {
             Some(("access_token", _)) => {
                 replaced = true;
-                format!("access_token={}", http::url_encode(token))
+                format!("access_token={}", url_encode(token))
             }
             _ => pair.to_string(),
         })
@@ -71,8 +72,8 @@ const DEFAULT_EXPIRES_IN: u64 = 7200;
 pub fn token_url(base_url: &str, appid: &str, secret: &Secret) -> String {
     format!(
         "{base_url}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
-        http::url_encode(appid),
-        http::url_encode(secret.expose())
+        url_encode(appid),
+        url_encode(secret.expose())
     )
 }
 
@@ -133,8 +134,8 @@ pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, Weixi
 pub fn ticket_url(base_url: &str, token: &str, kind: &str) -> String {
     format!(
         "{base_url}/cgi-bin/ticket/getticket?access_token={}&type={}",
-        http::url_encode(token),
-        http::url_encode(kind)
+        url_encode(token),
+        url_encode(kind)
     )
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::error::WeixinError;
 
 /// Why a memcached command did not give an answer.

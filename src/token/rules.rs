@@ -9,7 +9,7 @@ use super::local::{Held, LocalSlot, Origin};
 use super::lock::{self, Failure, LockValue};
 use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE};
 use super::ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, TokenKind, Upstream};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::error::WeixinError;
 use crate::stats;
 

@@ -9,7 +9,7 @@ use super::entry::Entry;
 use super::local::LocalSlot;
 use super::lock;
 use super::*;
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::error::WeixinError;
 
 /// Key → (value, expiry on memcached's clock).

@@ -1,0 +1,156 @@
+//! Where `class_weixin`'s AppID and AppSecret come from, in the legacy
+//! class's order: the constructor's arguments (as a pair), the object's
+//! properties (a subclass's defaults), the `APPID`/`APPSECRET` constants,
+//! the INI settings; and how PHP values become credentials.
+
+use ext_php_rs::types::{ZendObject, Zval};
+
+use crate::config::Settings;
+use crate::error::WeixinError;
+use crate::exception;
+use crate::props::{self, Prop};
+use crate::zend_ffi::zend_get_constant_str;
+
+/// A credential as found: a PHP string shared with where it came from (an
+/// argument, a property, a constant: nothing is copied), or text converted
+/// from another scalar or taken from the settings.
+pub(crate) enum Credential {
+    Php(Zval),
+    Text(String),
+}
+
+impl Credential {
+    /// A truthy scalar (as PHP's `if ($value)` on a string sees it); `None`
+    /// for anything else, and for arrays and objects.
+    fn from_php(value: &Zval) -> Option<Credential> {
+        let value = value.dereference();
+        if value.is_string() {
+            return value.str().filter(|s| php_truthy(s)).map(|_| Credential::Php(value.shallow_clone()));
+        }
+        if value.is_null() || value.is_array() || value.is_object() {
+            return None;
+        }
+        value.coerce_to_string().filter(|s| php_truthy(s)).map(Credential::Text)
+    }
+
+    fn from_setting(value: &str) -> Option<Credential> {
+        php_truthy(value).then(|| Credential::Text(value.to_string()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Credential::Php(value) => match value.zend_str() {
+                // SAFETY: `from_php` checked that it is UTF-8; a PHP string
+                // does not change while it has a reference (ours).
+                Some(string) => unsafe { std::str::from_utf8_unchecked(string.as_bytes()) },
+                None => "",
+            },
+            Credential::Text(text) => text,
+        }
+    }
+
+    pub(crate) fn write_to(&self, object: &mut ZendObject, prop: Prop) {
+        match self {
+            Credential::Php(value) => props::write(object, prop, value),
+            Credential::Text(text) => props::write_string(object, prop, text),
+        }
+    }
+}
+
+/// Each credential: the given pair, else the object's property (a subclass
+/// default), else the constant, else the INI setting.
+pub(crate) fn credentials(
+    this: &ZendObject,
+    settings: &Settings,
+    given: Option<(Credential, Credential)>,
+) -> Result<(Credential, Credential), WeixinError> {
+    let (appid_given, secret_given) = given.unzip();
+    let appid = appid_given
+        .or_else(|| property(this, Prop::AppId))
+        .or_else(|| constant("APPID"))
+        .or_else(|| Credential::from_setting(&settings.appid))
+        .ok_or_else(|| missing("AppID", "appid", "APPID"))?;
+    let secret = secret_given
+        .or_else(|| property(this, Prop::AppSecret))
+        .or_else(|| constant("APPSECRET"))
+        .or_else(|| Credential::from_setting(settings.appsecret.expose()))
+        .ok_or_else(|| missing("AppSecret", "appsecret", "APPSECRET"))?;
+    Ok((appid, secret))
+}
+
+fn missing(what: &str, property: &str, constant: &str) -> WeixinError {
+    WeixinError::config(format!(
+        "class_weixin has no {what}: pass it to the constructor, declare \
+         ${property} in a subclass, define the constant {constant}, or set weixin.{property}"
+    ))
+}
+
+/// A parameter declared `?string`: null, or a string (scalars converted as
+/// in weak mode), kept only if truthy. Anything else throws a TypeError and
+/// returns `Err`.
+pub(crate) fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Option<Credential>, ()> {
+    let Some(value) = value.map(Zval::dereference) else { return Ok(None) };
+    if value.is_null() {
+        return Ok(None);
+    }
+    if value.is_string() {
+        return utf8_credential(value, position, name);
+    }
+    if value.is_long() || value.is_double() || value.is_bool() {
+        return Ok(Credential::from_php(value));
+    }
+    // A Stringable object, as PHP's own `?string` parameters take one. An
+    // exception its __toString() throws stays pending.
+    if let Some(object) = value.object().filter(|o| o.instance_of(ext_php_rs::zend::ce::stringable())) {
+        // No string back: __toString() threw (its exception is pending).
+        let text = object.try_call_method("__toString", vec![]).ok().filter(Zval::is_string).ok_or(())?;
+        return utf8_credential(&text, position, name);
+    }
+    let _ = ext_php_rs::exception::throw(
+        ext_php_rs::zend::ce::type_error(),
+        &format!(
+            "class_weixin::__construct(): Argument #{position} (${name}) must be of type ?string, {} given",
+            type_name(value)
+        ),
+    );
+    Err(())
+}
+
+fn type_name(value: &Zval) -> String {
+    match value.object() {
+        Some(object) => object.get_class_name().unwrap_or_else(|_| "object".into()),
+        None if value.is_array() => "array".into(),
+        None => "resource".into(),
+    }
+}
+
+/// A string argument as a credential; one that is not UTF-8 (never an AppID
+/// or AppSecret) is an error naming the argument, not a silent fall-back to
+/// another account.
+fn utf8_credential(value: &Zval, position: u32, name: &str) -> Result<Option<Credential>, ()> {
+    if value.is_string() && value.str().is_none() {
+        exception::throw(&WeixinError::local(format!(
+            "class_weixin::__construct(): Argument #{position} (${name}) is not valid UTF-8 \
+             (an AppID and an AppSecret are letters and digits)"
+        )));
+        return Err(());
+    }
+    Ok(Credential::from_php(value))
+}
+
+/// PHP's truthiness of a string: everything but "" and "0".
+fn php_truthy(value: &str) -> bool {
+    !value.is_empty() && value != "0"
+}
+
+/// A property of the object, if it is set to a truthy scalar.
+pub(crate) fn property(object: &ZendObject, prop: Prop) -> Option<Credential> {
+    Credential::from_php(&props::read(object, prop)?)
+}
+
+/// A global constant, if defined as a truthy scalar.
+fn constant(name: &str) -> Option<Credential> {
+    // SAFETY: the engine returns NULL or a pointer into its constant table.
+    let value: &Zval = unsafe { zend_get_constant_str(name.as_ptr().cast(), name.len()).as_ref() }?;
+    Credential::from_php(value)
+}
