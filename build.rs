@@ -1,7 +1,7 @@
 //! Builds `src/zend_shim.c` against the headers of the PHP the extension is
 //! for (`PHP_CONFIG`, or `php-config` on the PATH, as ext-php-rs uses), so
-//! that the Zend APIs it wraps are checked by the C compiler, and
-//! `src/posix_shim.c` (thread signal masks, fork notification).
+//! that the Zend APIs it wraps are checked by the C compiler. (The POSIX
+//! shim is the core crate's: `src/core/build.rs`.)
 //!
 //! The extension resolves Zend symbols from the PHP binary that loads it.
 //! Linux allows undefined symbols in a shared object by default; macOS must
@@ -14,7 +14,6 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/zend_shim.c");
-    println!("cargo:rerun-if-changed=src/posix_shim.c");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
     println!("cargo:rerun-if-env-changed=CC");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") {
@@ -28,40 +27,28 @@ fn build_shim() {
     let php_config = env::var("PHP_CONFIG").unwrap_or_else(|_| "php-config".into());
     let includes = run(&php_config, &["--includes"]);
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // Two objects in one archive: the linker takes an object only when a
-    // symbol of it is used, so `cargo test`, which uses the POSIX shim and
-    // no Zend API, links without PHP.
-    let zend = compile(&out, "zend_shim", includes.split_whitespace());
-    let posix = compile(&out, "posix_shim", std::iter::empty());
-    let library = out.join("libweixin_shim.a");
-    let _ = std::fs::remove_file(&library);
-    let archiver = env::var("AR").unwrap_or_else(|_| "ar".into());
-    let mut archive = Command::new(archiver);
-    archive.arg("crs").arg(&library).arg(&zend).arg(&posix);
-    check(archive, "archiving the C shims");
-    println!("cargo:rustc-link-search=native={}", out.display());
-    println!("cargo:rustc-link-lib=static=weixin_shim");
-}
-
-/// Compiles `src/NAME.c` to `OUT/NAME.o`.
-fn compile<'a>(out: &std::path::Path, name: &str, includes: impl Iterator<Item = &'a str>) -> PathBuf {
-    let object = out.join(format!("{name}.o"));
+    let object = out.join("zend_shim.o");
     let compiler = env::var("CC").unwrap_or_else(|_| "cc".into());
     let mut compile = Command::new(&compiler);
     compile.args(["-c", "-fPIC", "-O2", "-Wall", "-Werror=implicit-function-declaration"]);
     compile.args(["-Werror=incompatible-pointer-types", "-Werror=int-conversion"]);
-    compile.args(includes);
-    let source = format!("src/{name}.c");
-    compile.arg(&source).arg("-o").arg(&object);
-    check(compile, &format!("compiling {source}"));
-    object
+    compile.args(includes.split_whitespace());
+    compile.arg("src/zend_shim.c").arg("-o").arg(&object);
+    check(compile, "compiling src/zend_shim.c against the PHP headers");
+    let library = out.join("libweixin_zend_shim.a");
+    let _ = std::fs::remove_file(&library);
+    let archiver = env::var("AR").unwrap_or_else(|_| "ar".into());
+    let mut archive = Command::new(archiver);
+    archive.arg("crs").arg(&library).arg(&object);
+    check(archive, "archiving the Zend shim");
+    println!("cargo:rustc-link-search=native={}", out.display());
+    println!("cargo:rustc-link-lib=static=weixin_zend_shim");
 }
 
 fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (set PHP_CONFIG to the php-config of the PHP to build for): {e}"));
+    let output = Command::new(program).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {program} (set PHP_CONFIG to the php-config of the PHP to build for): {e}")
+    });
     assert!(output.status.success(), "{program} {args:?} failed");
     String::from_utf8(output.stdout).expect("php-config prints UTF-8")
 }

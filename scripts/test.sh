@@ -34,7 +34,7 @@ build_ext
 
 say "cargo test"
 cargo_status=0
-(cd "$ROOT" && PHP="$PHP" PHP_CONFIG="$PHP_CONFIG" cargo test --release --quiet) || cargo_status=$?
+(cd "$ROOT" && PHP="$PHP" PHP_CONFIG="$PHP_CONFIG" cargo test --release --quiet --workspace) || cargo_status=$?
 [ -n "$RUN_TESTS" ] || { say "no run-tests.php for PHP $PHP_VER ($PHP_CONFIG): looked in $PHP_EXT_DIR/build, $PHP_PREFIX/lib/php/build and (Debian) /usr/lib/php/$PHP_API/build"; exit 1; }
 
 # What this PHP lacks that some tests need: those tests skip, with reasons

@@ -9,13 +9,14 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::ExecuteData;
 
-use crate::secret::Secret;
-use crate::error::WeixinError;
-use crate::tickets::TicketKind;
 use crate::credentials::credentials;
 use crate::exception::guarded;
 use crate::request::with_warnings;
-use crate::{exception, ini, jssdk, random, service};
+use crate::{exception, ini};
+use weixin_core::error::WeixinError;
+use weixin_core::secret::Secret;
+use weixin_core::tickets::TicketKind;
+use weixin_core::{jssdk, random, service};
 
 /// `public function get_jsapi_ticket(): string`
 pub extern "C" fn get_jsapi_ticket(ex: &mut ExecuteData, retval: &mut Zval) {
@@ -64,13 +65,8 @@ pub extern "C" fn jssdk_config(ex: &mut ExecuteData, retval: &mut Zval) {
         let mut debug_arg = Arg::new("debug", DataType::Bool);
         let mut tags_arg = Arg::new("openTagList", DataType::Array);
         let (parser, this) = ex.parser_object();
-        let parsed = parser
-            .arg(&mut url_arg)
-            .not_required()
-            .arg(&mut apis_arg)
-            .arg(&mut debug_arg)
-            .arg(&mut tags_arg)
-            .parse();
+        let parsed =
+            parser.arg(&mut url_arg).not_required().arg(&mut apis_arg).arg(&mut debug_arg).arg(&mut tags_arg).parse();
         if parsed.is_err() {
             return;
         }
@@ -108,7 +104,9 @@ fn config(this: &ZendObject, url: &str, debug: bool) -> Result<ext_php_rs::boxed
     let (appid, secret) = credentials(this, &settings, None)?;
     let secret = Secret::borrowed(secret.as_str());
     let ticket = with_warnings(&secret, |warn, quota_warn| {
-        service::with_ticket_service(&settings, appid.as_str(), &secret, TicketKind::Jsapi, warn, quota_warn, |s| s.token())
+        service::with_ticket_service(&settings, appid.as_str(), &secret, TicketKind::Jsapi, warn, quota_warn, |s| {
+            s.token()
+        })
     })?;
     let nonce = jssdk::nonce(random::fill)?;
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());

@@ -5,11 +5,11 @@
 
 use ext_php_rs::types::{ZendObject, Zval};
 
-use crate::config::Settings;
-use crate::error::WeixinError;
 use crate::exception;
 use crate::props::{self, Prop};
 use crate::zend_ffi::zend_get_constant_str;
+use weixin_core::config::Settings;
+use weixin_core::error::WeixinError;
 
 /// A credential as found: a PHP string shared with where it came from (an
 /// argument, a property, a constant: nothing is copied), or text converted

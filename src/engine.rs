@@ -3,8 +3,8 @@
 //! `#[\SensitiveParameter]` attribute, and keeping the argument tables the
 //! engine points into.
 
-use ext_php_rs::zend::ClassEntry;
 use ext_php_rs::types::ZendStr;
+use ext_php_rs::zend::ClassEntry;
 
 use crate::zend_ffi;
 

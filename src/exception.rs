@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use ext_php_rs::builders::ClassBuilder;
 use ext_php_rs::zend::ClassEntry;
 
-use crate::error::WeixinError;
+use weixin_core::error::WeixinError;
 
 pub const CLASS_NAME: &str = "WeixinException";
 

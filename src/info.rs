@@ -6,11 +6,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_start};
 
-use crate::config::{shown_proxy, INI_ENTRIES};
-use crate::secret::Secret;
-use crate::quota::DAILY_TOKEN_LIMIT;
-use crate::{ini, service, stats};
+use crate::ini;
 use std::sync::atomic::Ordering;
+use weixin_core::config::{shown_proxy, INI_ENTRIES};
+use weixin_core::quota::DAILY_TOKEN_LIMIT;
+use weixin_core::secret::Secret;
+use weixin_core::{service, stats};
 
 /// The day's count of token requests for `weixin.appid`, as memcached
 /// holds it for every server, or why it is unknown.

@@ -12,9 +12,9 @@ use ext_php_rs::ffi::{zend_ini_entry, zend_string};
 use ext_php_rs::flags::IniEntryPermission;
 use ext_php_rs::zend::IniEntryDef;
 
-use crate::config::{Settings, INI_ENTRIES};
-use crate::error::WeixinError;
 use crate::zend_ffi::zend_ini_string_ex;
+use weixin_core::config::{Settings, INI_ENTRIES};
+use weixin_core::error::WeixinError;
 
 /// The registered table: the engine may keep pointers into it for the life
 /// of the process (PHP 8.5 does), so it lives in a static, built once.
@@ -54,9 +54,7 @@ pub fn value(name: &str, original: bool) -> Option<String> {
     let mut exists = false;
     // SAFETY: the name pointer and length describe a live buffer; the engine
     // returns NULL or a NUL-terminated string owned by the INI entry.
-    let raw = unsafe {
-        zend_ini_string_ex(name.as_ptr().cast(), name.len(), i32::from(original), &mut exists)
-    };
+    let raw = unsafe { zend_ini_string_ex(name.as_ptr().cast(), name.len(), i32::from(original), &mut exists) };
     if !exists || raw.is_null() {
         return None;
     }
@@ -97,12 +95,14 @@ thread_local! {
 /// The settings as this request sees them: parsed once per INI change.
 pub fn current_settings() -> Result<Rc<Settings>, WeixinError> {
     let generation = generation();
-    if let Some(settings) = SETTINGS.with_borrow(|cached| {
-        cached.as_ref().filter(|(g, _)| *g == generation).map(|(_, s)| Rc::clone(s))
-    }) {
+    if let Some(settings) =
+        SETTINGS.with_borrow(|cached| cached.as_ref().filter(|(g, _)| *g == generation).map(|(_, s)| Rc::clone(s)))
+    {
         return Ok(settings);
     }
-    let settings = Rc::new(Settings::from_lookup(|name| value(name, false))?);
+    let mut settings = Settings::from_lookup(|name| value(name, false))?;
+    settings.generation = generation;
+    let settings = Rc::new(settings);
     SETTINGS.set(Some((generation, Rc::clone(&settings))));
     Ok(settings)
 }

@@ -5,8 +5,8 @@
 use ext_php_rs::types::{ZendObject, Zval};
 use ext_php_rs::zend::ClassEntry;
 
-use crate::error::WeixinError;
-use crate::http::{Body, FormField};
+use weixin_core::error::WeixinError;
+use weixin_core::http::{Body, FormField};
 
 pub(crate) fn request_body(data: Option<&Zval>) -> Result<Body, WeixinError> {
     let Some(data) = data.filter(|d| d.coerce_to_bool()) else {
@@ -34,15 +34,11 @@ fn form_field(name: String, value: &Zval) -> Result<FormField, WeixinError> {
         if is_class(object, "CURLFile") {
             let path = object.get_property::<String>("name").unwrap_or_default();
             let nonempty = |p: &str| object.get_property::<String>(p).ok().filter(|s| !s.is_empty());
-            return Ok(FormField::File {
-                name,
-                path,
-                filename: nonempty("postname"),
-                mime: nonempty("mime"),
-            });
+            return Ok(FormField::File { name, path, filename: nonempty("postname"), mime: nonempty("mime") });
         }
         if is_class(object, "CURLStringFile") {
-            let data = object.get_property::<&Zval>("data").ok().and_then(|z| z.zend_str().map(|s| s.as_bytes().to_vec()));
+            let data =
+                object.get_property::<&Zval>("data").ok().and_then(|z| z.zend_str().map(|s| s.as_bytes().to_vec()));
             return Ok(FormField::Bytes {
                 name,
                 value: data.unwrap_or_default(),
@@ -60,9 +56,7 @@ fn form_field(name: String, value: &Zval) -> Result<FormField, WeixinError> {
     }
     match value.coerce_to_string() {
         Some(s) if !value.is_array() => Ok(FormField::Text { name, value: s.into_bytes() }),
-        _ => Err(WeixinError::local(format!(
-            "field '{name}': nested arrays cannot be sent as multipart/form-data"
-        ))),
+        _ => Err(WeixinError::local(format!("field '{name}': nested arrays cannot be sent as multipart/form-data"))),
     }
 }
 

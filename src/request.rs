@@ -6,8 +6,8 @@ use std::cell::Cell;
 
 use ext_php_rs::flags::ErrorType;
 
-use crate::error::WeixinError;
-use crate::secret::Secret;
+use weixin_core::error::WeixinError;
+use weixin_core::secret::Secret;
 
 thread_local! {
     /// Whether this request has raised its one memcached warning. Per
@@ -41,7 +41,7 @@ pub(crate) fn with_warnings<T>(
     let quota_warn = |message: &str| quota_warning.set(Some(message.to_string()));
     let outcome = job(&warn, &quota_warn);
     if let Some(message) = quota_warning.take() {
-        warning(&crate::secret::redact(&message, secret.expose()));
+        warning(&weixin_core::secret::redact(&message, secret.expose()));
     }
     outcome
 }

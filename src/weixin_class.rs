@@ -14,17 +14,18 @@ use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::ExecuteData;
 
-use crate::config::Settings;
 use crate::credentials::{credentials, optional_string, property, Credential};
-use crate::error::WeixinError;
 use crate::exception::{self, guarded};
 use crate::php_body::request_body;
 use crate::props::{self, Prop};
 use crate::request::{warning, with_warnings};
-use crate::secret::Secret;
-use crate::token::TokenService;
 use crate::zend_ffi::zend_proptable_to_symtable;
-use crate::{class_tickets, engine, http, ini, service, stats, wechat};
+use crate::{class_tickets, engine, ini};
+use weixin_core::config::Settings;
+use weixin_core::error::WeixinError;
+use weixin_core::secret::Secret;
+use weixin_core::token::TokenService;
+use weixin_core::{http, service, stats, wechat};
 
 pub const CLASS_NAME: &str = "class_weixin";
 
@@ -56,13 +57,15 @@ pub fn register() -> ext_php_rs::error::Result<()> {
             MethodFlags::Protected,
         )
         .method(
-            FunctionBuilder::new("refresh_access_token", refresh_access_token)
-                .returns(DataType::String, false, false),
+            FunctionBuilder::new("refresh_access_token", refresh_access_token).returns(DataType::String, false, false),
             MethodFlags::Public,
         )
         .method(
-            FunctionBuilder::new("get_jsapi_ticket", class_tickets::get_jsapi_ticket)
-                .returns(DataType::String, false, false),
+            FunctionBuilder::new("get_jsapi_ticket", class_tickets::get_jsapi_ticket).returns(
+                DataType::String,
+                false,
+                false,
+            ),
             MethodFlags::Public,
         )
         .method(
@@ -161,7 +164,9 @@ fn with_token_service<T>(
     secret: &Secret,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    with_warnings(secret, |warn, quota_warn| service::with_token_service(settings, appid, secret, warn, quota_warn, job))
+    with_warnings(secret, |warn, quota_warn| {
+        service::with_token_service(settings, appid, secret, warn, quota_warn, job)
+    })
 }
 
 /// `public function refresh_access_token(): string`: after WeChat refused

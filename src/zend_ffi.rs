@@ -9,7 +9,12 @@ use ext_php_rs::ffi::{zend_class_entry, zend_function, zend_string, zval, HashTa
 use ext_php_rs::zend::ClassEntry;
 
 extern "C" {
-    fn weixin_shim_ini_string(name: *const c_char, name_length: usize, original: i32, exists: *mut bool) -> *const c_char;
+    fn weixin_shim_ini_string(
+        name: *const c_char,
+        name_length: usize,
+        original: i32,
+        exists: *mut bool,
+    ) -> *const c_char;
     fn weixin_shim_get_constant(name: *const c_char, name_length: usize) -> *mut zval;
     fn weixin_shim_proptable_to_symtable(properties: *mut HashTable, always_duplicate: bool) -> *mut HashTable;
     fn weixin_shim_add_parameter_attribute(function: *mut zend_function, offset: u32, name: *mut zend_string);
@@ -31,7 +36,12 @@ pub fn find_class(name: &str) -> Option<&'static ClassEntry> {
 ///
 /// # Safety
 /// `name` points to `name_length` readable bytes; `exists` is writable.
-pub unsafe fn zend_ini_string_ex(name: *const c_char, name_length: usize, original: i32, exists: *mut bool) -> *const c_char {
+pub unsafe fn zend_ini_string_ex(
+    name: *const c_char,
+    name_length: usize,
+    original: i32,
+    exists: *mut bool,
+) -> *const c_char {
     weixin_shim_ini_string(name, name_length, original, exists)
 }
 

@@ -51,12 +51,7 @@ impl Entry {
     /// ours; one with no expiry is used as it is.
     pub fn legacy(token: String, kept_for: Option<u32>, now: f64, refresh_margin: u64) -> Entry {
         let expires_at = kept_for.map_or(f64::INFINITY, |kept_for| now + f64::from(kept_for) - 1.0);
-        Entry {
-            token,
-            refresh_at: expires_at - refresh_margin as f64,
-            expires_at,
-            dies_at: expires_at + 1.0,
-        }
+        Entry { token, refresh_at: expires_at - refresh_margin as f64, expires_at, dies_at: expires_at + 1.0 }
     }
 
     /// `KEY:meta` for a write at `now` whose keys memcached keeps `ttl`
@@ -116,11 +111,7 @@ impl Entry {
 /// lifetime, half the lifetime is used.
 pub fn refresh_delay(expires_in: u64, refresh_margin: u64) -> u32 {
     let lifetime = expires_in.clamp(1, MAX_RELATIVE_TTL);
-    let delay = if refresh_margin < lifetime {
-        lifetime - refresh_margin
-    } else {
-        (lifetime / 2).max(1)
-    };
+    let delay = if refresh_margin < lifetime { lifetime - refresh_margin } else { (lifetime / 2).max(1) };
     delay as u32
 }
 
@@ -170,7 +161,15 @@ mod tests {
         assert!(Entry::decode(&record, "OTHER", Some(7000), 0.0).is_none());
         assert!(Entry::decode(&record, "ABC", None, 0.0).is_none(), "the key lost its TTL");
         assert!(Entry::decode(&record, "ABC", Some(7142), 0.0).is_none(), "the key was written again");
-        for bad in ["", "v2", "v1 1 2 3 4 ABC", "v2 x 1 2 3 ABC", "v2 7141 1 2 ABC", "v2 7141 1 2 3 ABC X", "v2 7141 a 2 3 ABC"] {
+        for bad in [
+            "",
+            "v2",
+            "v1 1 2 3 4 ABC",
+            "v2 x 1 2 3 ABC",
+            "v2 7141 1 2 ABC",
+            "v2 7141 1 2 3 ABC X",
+            "v2 7141 a 2 3 ABC",
+        ] {
             assert!(Entry::decode(bad, "ABC", Some(7000), 0.0).is_none(), "{bad:?}");
         }
     }

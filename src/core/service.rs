@@ -9,14 +9,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::secret::Secret;
 use crate::error::WeixinError;
-use crate::ini;
 use crate::memcached::{Counters, Memcached};
 use crate::process::{self, Inherited, PerProcess};
 use crate::quota::{self, Counted, Quota};
-use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService, Upstream};
+use crate::secret::Secret;
 use crate::tickets::{TicketApi, TicketKind};
+use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService, Upstream};
 use crate::wechat::WeChatApi;
 
 /// Process-wide state of the token rules: tokens this process holds. A
@@ -67,7 +66,7 @@ thread_local! {
 }
 
 fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError> {
-    let generation = (ini::generation(), process::generation());
+    let generation = (settings.generation, process::generation());
     let found = ACCOUNTS.with_borrow_mut(|accounts| {
         if accounts.generation != generation {
             return None;
@@ -138,10 +137,7 @@ pub fn with_token_service<T>(
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
     let store = store(settings, &account.keys);
-    let api = WeChatApi {
-        base_url: &settings.api_base_url,
-        http: &settings.token_http,
-    };
+    let api = WeChatApi { base_url: &settings.api_base_url, http: &settings.token_http };
     let counters = counters(settings);
     let counting = counting(settings, &counters, quota_warn);
     let upstream = Counted { inner: &api, quota: &counting };
@@ -166,19 +162,10 @@ pub fn with_ticket_service<T>(
         let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
         // A ticket request may first wait for the token and replace it
         // once: its lock is held for three requests.
-        let policy = Policy::new(
-            settings.refresh_margin,
-            settings.local_cache_ttl,
-            settings.token_http.timeout * 3,
-            false,
-        );
+        let policy =
+            Policy::new(settings.refresh_margin, settings.local_cache_ttl, settings.token_http.timeout * 3, false);
         let store = store(settings, &keys);
-        let api = TicketApi {
-            tokens,
-            base_url: &settings.api_base_url,
-            http: &settings.token_http,
-            kind,
-        };
+        let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind };
         let counters = counters(settings);
         let counting = counting(settings, &counters, quota_warn);
         let service = TokenService {
@@ -198,11 +185,7 @@ pub fn with_ticket_service<T>(
 }
 
 fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
-    Memcached {
-        servers: &settings.memcache_servers,
-        home: &keys.token,
-        timeout: settings.memcache_timeout,
-    }
+    Memcached { servers: &settings.memcache_servers, home: &keys.token, timeout: settings.memcache_timeout }
 }
 
 fn counters(settings: &Settings) -> Counters<'_> {

@@ -108,7 +108,8 @@ mod tests {
         let ticket = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg";
         let signed = signature(ticket, "Wm3WZYTPz0wzccnW", 1414587457, "http://mp.weixin.qq.com?params=value");
         assert_eq!(signed, "0f9de62fce790f9a083d5c99e95740ceb90c27ed");
-        let with_fragment = signature(ticket, "Wm3WZYTPz0wzccnW", 1414587457, "http://mp.weixin.qq.com?params=value#x=1#y");
+        let with_fragment =
+            signature(ticket, "Wm3WZYTPz0wzccnW", 1414587457, "http://mp.weixin.qq.com?params=value#x=1#y");
         assert_eq!(with_fragment, signed, "the #… part is not signed");
     }
 

@@ -13,18 +13,12 @@ pub struct WeixinError {
 impl WeixinError {
     /// A WeChat API error reply.
     pub fn wechat(code: i64, message: impl Into<String>) -> Self {
-        WeixinError {
-            code,
-            message: message.into(),
-        }
+        WeixinError { code, message: message.into() }
     }
 
     /// An error of ours: bad settings, transport, unexpected reply.
     pub fn local(message: impl Into<String>) -> Self {
-        WeixinError {
-            code: 0,
-            message: message.into(),
-        }
+        WeixinError { code: 0, message: message.into() }
     }
 
     pub fn config(message: impl Into<String>) -> Self {

@@ -3,11 +3,11 @@
 //! refresh ahead, degraded mode, failure markers) under keys of their own,
 //! `KEY:jsapi_ticket` and `KEY:wx_card_ticket`.
 
-use crate::config::MAX_KEY_LEN;
-use crate::secret::Secret;
-use crate::error::WeixinError;
 use crate::config::HttpOptions;
+use crate::config::MAX_KEY_LEN;
+use crate::error::WeixinError;
 use crate::http::{self, Body};
+use crate::secret::Secret;
 use crate::token::{FetchedToken, TokenKind, TokenService, Upstream};
 use crate::wechat;
 

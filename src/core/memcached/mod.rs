@@ -120,9 +120,12 @@ impl Memcached<'_> {
         }
         let server = connections.servers.get_mut(address).expect("inserted above");
         if server.down_until.is_some_and(|until| Instant::now() < until) {
-            return Err(StoreError::new(StoreFault::Unreachable, format!(
-                "memcached at {address} failed moments ago and is retried shortly (check weixin.memcache_servers)"
-            )));
+            return Err(StoreError::new(
+                StoreFault::Unreachable,
+                format!(
+                    "memcached at {address} failed moments ago and is retried shortly (check weixin.memcache_servers)"
+                ),
+            ));
         }
         Ok((address, server.idle.take()))
     }
@@ -161,10 +164,13 @@ impl Memcached<'_> {
         match failure {
             Failure::ServerError(message) => {
                 self.check_in(address, connection, Health::Up);
-                StoreError::new(StoreFault::Full, format!(
-                    "memcached at {address} answered SERVER_ERROR {message} to a command on {key} \
+                StoreError::new(
+                    StoreFault::Full,
+                    format!(
+                        "memcached at {address} answered SERVER_ERROR {message} to a command on {key} \
                      (it is up but stores nothing: check its memory limit, memcached -m)"
-                ))
+                    ),
+                )
             }
             Failure::NotANumber => {
                 self.check_in(address, connection, Health::Up);
@@ -173,11 +179,14 @@ impl Memcached<'_> {
             failure if failure.lost_reply() && !request.may_resend() => {
                 let timed_out = matches!(failure, Failure::TimedOut { .. });
                 self.check_in(address, None, if timed_out { Health::Down } else { Health::Unknown });
-                StoreError::new(StoreFault::Ambiguous, format!(
-                    "memcached at {address} failed after a command on {key} was sent: {}; \
+                StoreError::new(
+                    StoreFault::Ambiguous,
+                    format!(
+                        "memcached at {address} failed after a command on {key} was sent: {}; \
                      it may or may not have been applied, and is not sent again",
-                    self.describe(&failure)
-                ))
+                        self.describe(&failure)
+                    ),
+                )
             }
             failure => {
                 self.check_in(address, None, Health::Down);
@@ -185,10 +194,10 @@ impl Memcached<'_> {
                     Failure::Rejected(_) => "memcached 1.6 or newer is needed: the extension speaks its meta protocol",
                     _ => "check weixin.memcache_servers and weixin.memcache_timeout",
                 };
-                StoreError::new(StoreFault::Unreachable, format!(
-                    "memcached at {address} failed: {} ({hint})",
-                    self.describe(&failure)
-                ))
+                StoreError::new(
+                    StoreFault::Unreachable,
+                    format!("memcached at {address} failed: {} ({hint})", self.describe(&failure)),
+                )
             }
         }
     }
@@ -220,10 +229,10 @@ impl Memcached<'_> {
         let reply = self.execute(&Request::Increment { key, delta, initial, ttl })?;
         if reply.status != Status::Value {
             // NS: not created after a miss (memcached stores nothing).
-            return Err(StoreError::new(StoreFault::Full, format!(
-                "memcached did not count {key} (it answered {:?})",
-                reply.status
-            )));
+            return Err(StoreError::new(
+                StoreFault::Full,
+                format!("memcached did not count {key} (it answered {:?})", reply.status),
+            ));
         }
         reply.value.as_deref().and_then(number).ok_or_else(|| not_a_number(None, key))
     }
@@ -249,10 +258,10 @@ impl SharedStore for Memcached<'_> {
         if reply.status == Status::Done {
             return Ok(());
         }
-        Err(StoreError::new(StoreFault::Full, format!(
-            "memcached did not store {key} (it answered {:?})",
-            reply.status
-        )))
+        Err(StoreError::new(
+            StoreFault::Full,
+            format!("memcached did not store {key} (it answered {:?})", reply.status),
+        ))
     }
 
     fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
@@ -314,10 +323,13 @@ fn number(bytes: &[u8]) -> Option<u64> {
 /// up, but nothing can be counted there until the key is deleted.
 fn not_a_number(address: Option<&ServerAddr>, key: &str) -> StoreError {
     let server = address.map_or_else(|| "memcached".to_string(), |address| format!("memcached at {address}"));
-    StoreError::new(StoreFault::Full, format!(
-        "{server} holds something that is not a number under {key}: nothing is counted there until that \
+    StoreError::new(
+        StoreFault::Full,
+        format!(
+            "{server} holds something that is not a number under {key}: nothing is counted there until that \
          key is deleted"
-    ))
+        ),
+    )
 }
 
 #[cfg(test)]

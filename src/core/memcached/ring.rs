@@ -81,9 +81,7 @@ mod tests {
     use super::*;
 
     fn servers(list: &[(&str, u16)]) -> Vec<ServerAddr> {
-        list.iter()
-            .map(|(h, p)| ServerAddr { host: h.to_string(), port: *p })
-            .collect()
+        list.iter().map(|(h, p)| ServerAddr { host: h.to_string(), port: *p }).collect()
     }
 
     #[test]
@@ -102,12 +100,8 @@ mod tests {
     #[test]
     fn keys_spread_and_stay_put_when_a_server_is_added() {
         let three = Ring::new(&servers(&[("10.0.0.1", 11211), ("10.0.0.2", 11211), ("10.0.0.3", 11211)]));
-        let four = Ring::new(&servers(&[
-            ("10.0.0.1", 11211),
-            ("10.0.0.2", 11211),
-            ("10.0.0.3", 11211),
-            ("10.0.0.4", 11211),
-        ]));
+        let four =
+            Ring::new(&servers(&[("10.0.0.1", 11211), ("10.0.0.2", 11211), ("10.0.0.3", 11211), ("10.0.0.4", 11211)]));
         let mut counts = [0; 3];
         let mut moved = 0;
         for i in 0..3000 {
@@ -136,9 +130,8 @@ mod pecl_memcache_compat {
 
     #[test]
     fn keys_land_where_pecl_memcache_puts_them() {
-        let servers: Vec<ServerAddr> = (21211..=21213)
-            .map(|port| ServerAddr { host: "127.0.0.1".into(), port })
-            .collect();
+        let servers: Vec<ServerAddr> =
+            (21211..=21213).map(|port| ServerAddr { host: "127.0.0.1".into(), port }).collect();
         let ring = Ring::new(&servers);
         let ours: String = (0..60).map(|i| char::from(b'0' + ring.server_for(&format!("key{i}")) as u8)).collect();
         assert_eq!(ours, PECL_PLACEMENT);

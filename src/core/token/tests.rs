@@ -9,8 +9,8 @@ use super::entry::Entry;
 use super::local::LocalSlot;
 use super::lock;
 use super::*;
-use crate::secret::Secret;
 use crate::error::WeixinError;
+use crate::secret::Secret;
 
 /// Key → (value, expiry on memcached's clock).
 type Values = HashMap<String, (String, f64)>;
@@ -225,7 +225,12 @@ fn leak<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
 }
 
-fn service<'a>(world: &'a World, store: &'a MapStore<'a>, warn: &'a dyn Fn(&WeixinError), stable: bool) -> TokenService<'a> {
+fn service<'a>(
+    world: &'a World,
+    store: &'a MapStore<'a>,
+    warn: &'a dyn Fn(&WeixinError),
+    stable: bool,
+) -> TokenService<'a> {
     TokenService {
         store,
         upstream: &world.upstream,
@@ -715,17 +720,27 @@ fn an_unpublished_plain_token_replaces_the_one_it_invalidated() {
     // The refresh-ahead wins the lock and fetches; publishing then fails once.
     struct FailPublish<'a>(&'a MapStore<'a>, Cell<bool>);
     impl SharedStore for FailPublish<'_> {
-        fn get(&self, k: &str) -> Result<Option<String>, StoreError> { self.0.get(k) }
-        fn get_with_ttl(&self, k: &str) -> Result<Option<(String, Option<u32>)>, StoreError> { self.0.get_with_ttl(k) }
+        fn get(&self, k: &str) -> Result<Option<String>, StoreError> {
+            self.0.get(k)
+        }
+        fn get_with_ttl(&self, k: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
+            self.0.get_with_ttl(k)
+        }
         fn set(&self, k: &str, v: &str, t: u32) -> Result<(), StoreError> {
             if k == "k" && self.1.replace(false) {
                 return Err(StoreError::new(StoreFault::Unreachable, "gone"));
             }
             self.0.set(k, v, t)
         }
-        fn add(&self, k: &str, v: &str, t: u32) -> Result<bool, StoreError> { self.0.add(k, v, t) }
-        fn replace_if(&self, k: &str, e: &str, v: &str, t: u32) -> Result<bool, StoreError> { self.0.replace_if(k, e, v, t) }
-        fn delete_if(&self, k: &str, e: &str) -> Result<(), StoreError> { self.0.delete_if(k, e) }
+        fn add(&self, k: &str, v: &str, t: u32) -> Result<bool, StoreError> {
+            self.0.add(k, v, t)
+        }
+        fn replace_if(&self, k: &str, e: &str, v: &str, t: u32) -> Result<bool, StoreError> {
+            self.0.replace_if(k, e, v, t)
+        }
+        fn delete_if(&self, k: &str, e: &str) -> Result<(), StoreError> {
+            self.0.delete_if(k, e)
+        }
     }
     let failing = FailPublish(&store, Cell::new(true));
     let svc2 = TokenService { store: &failing, ..svc };

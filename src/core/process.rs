@@ -72,10 +72,7 @@ pub struct PerProcess<T> {
 
 impl<T: Default> PerProcess<T> {
     pub const fn new(inherited: Inherited) -> PerProcess<T> {
-        PerProcess {
-            current: AtomicPtr::new(ptr::null_mut()),
-            inherited,
-        }
+        PerProcess { current: AtomicPtr::new(ptr::null_mut()), inherited }
     }
 
     /// This process's state (a poisoned lock is taken over: the state is

@@ -24,11 +24,7 @@ impl Keys {
     /// `base` is the escaped key; stable tokens never share a plain token's keys.
     pub fn new(base: &str, stable: bool) -> Keys {
         let token = if stable { format!("{base}{STABLE_SUFFIX}") } else { base.to_string() };
-        Keys {
-            meta: format!("{token}{META_SUFFIX}"),
-            lock: format!("{token}{LOCK_SUFFIX}"),
-            token,
-        }
+        Keys { meta: format!("{token}{META_SUFFIX}"), lock: format!("{token}{LOCK_SUFFIX}"), token }
     }
 }
 
@@ -61,7 +57,6 @@ pub fn make_key(template: &str, appid: &str) -> Result<String, WeixinError> {
     }
     Ok(key)
 }
-
 
 #[cfg(test)]
 mod tests {

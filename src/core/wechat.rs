@@ -8,10 +8,10 @@
 
 use serde_json::Value;
 
-use crate::secret::{url_encode, Secret};
-use crate::error::WeixinError;
 use crate::config::HttpOptions;
+use crate::error::WeixinError;
 use crate::http::{self, Body};
+use crate::secret::{url_encode, Secret};
 use crate::token::{FetchedToken, TokenKind, Upstream};
 
 /// The errcodes by which an API refuses a token that is no longer current
@@ -86,27 +86,18 @@ pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, Weixi
         )));
     }
     let reply: Value = serde_json::from_slice(body).map_err(|_| {
-        WeixinError::local(format!(
-            "WeChat token request failed: the reply is not JSON (body: {})",
-            preview(body)
-        ))
+        WeixinError::local(format!("WeChat token request failed: the reply is not JSON (body: {})", preview(body)))
     })?;
     let errcode = reply.get("errcode").and_then(Value::as_i64).unwrap_or(0);
     if errcode != 0 {
         let errmsg = reply.get("errmsg").and_then(Value::as_str).unwrap_or("");
         return Err(WeixinError::wechat(
             errcode,
-            format!(
-                "WeChat refused the token request: errcode {errcode}, errmsg \"{errmsg}\"{}",
-                hint(errcode)
-            ),
+            format!("WeChat refused the token request: errcode {errcode}, errmsg \"{errmsg}\"{}", hint(errcode)),
         ));
     }
-    let token = reply
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| crate::token::is_token(t))
-        .ok_or_else(|| {
+    let token =
+        reply.get("access_token").and_then(Value::as_str).filter(|t| crate::token::is_token(t)).ok_or_else(|| {
             WeixinError::local(format!(
                 "WeChat token request failed: the reply has no usable access_token (body: {})",
                 preview(body)
@@ -114,29 +105,18 @@ pub fn parse_token_reply(status: u16, body: &[u8]) -> Result<FetchedToken, Weixi
         })?;
     let expires_in = match reply.get("expires_in") {
         None => DEFAULT_EXPIRES_IN,
-        Some(v) => v
-            .as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|&s| s > 0)
-            .ok_or_else(|| {
-                WeixinError::local(format!(
-                    "WeChat token request failed: expires_in is not a positive number ({v})"
-                ))
-            })?,
+        Some(v) => {
+            v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).filter(|&s| s > 0).ok_or_else(|| {
+                WeixinError::local(format!("WeChat token request failed: expires_in is not a positive number ({v})"))
+            })?
+        }
     };
-    Ok(FetchedToken {
-        token: token.to_string(),
-        expires_in,
-    })
+    Ok(FetchedToken { token: token.to_string(), expires_in })
 }
 
 /// `GET {base}/cgi-bin/ticket/getticket?access_token=..&type=..`
 pub fn ticket_url(base_url: &str, token: &str, kind: &str) -> String {
-    format!(
-        "{base_url}/cgi-bin/ticket/getticket?access_token={}&type={}",
-        url_encode(token),
-        url_encode(kind)
-    )
+    format!("{base_url}/cgi-bin/ticket/getticket?access_token={}&type={}", url_encode(token), url_encode(kind))
 }
 
 /// Reads WeChat's reply to a ticket request: the ticket as a token of its
@@ -153,14 +133,16 @@ pub fn parse_ticket_reply(kind: &str, status: u16, body: &[u8]) -> Result<Fetche
         let errmsg = reply.get("errmsg").and_then(Value::as_str).unwrap_or("");
         return Err(WeixinError::wechat(
             errcode,
-            format!("WeChat refused the {kind} ticket request: errcode {errcode}, errmsg \"{errmsg}\"{}", hint(errcode)),
+            format!(
+                "WeChat refused the {kind} ticket request: errcode {errcode}, errmsg \"{errmsg}\"{}",
+                hint(errcode)
+            ),
         ));
     }
-    let ticket = reply
-        .get("ticket")
-        .and_then(Value::as_str)
-        .filter(|t| crate::token::is_token(t))
-        .ok_or_else(|| WeixinError::local(format!("{what} failed: the reply has no usable ticket (body: {})", preview(body))))?;
+    let ticket =
+        reply.get("ticket").and_then(Value::as_str).filter(|t| crate::token::is_token(t)).ok_or_else(|| {
+            WeixinError::local(format!("{what} failed: the reply has no usable ticket (body: {})", preview(body)))
+        })?;
     let expires_in = reply
         .get("expires_in")
         .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))

@@ -364,7 +364,10 @@ fn closed() -> io::Error {
 }
 
 fn garbled(what: &str) -> Failure {
-    Failure::Broken { error: io::Error::new(ErrorKind::InvalidData, format!("not memcached's reply: {what}")), sent: true }
+    Failure::Broken {
+        error: io::Error::new(ErrorKind::InvalidData, format!("not memcached's reply: {what}")),
+        sent: true,
+    }
 }
 
 /// A reply's first line: its status and flags, and the data length of a

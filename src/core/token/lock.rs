@@ -34,8 +34,15 @@ pub enum Failure {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LockValue {
-    Fetching { hold: u32 },
-    Failed { kind: Failure, hold: u32, fingerprint: String, error: WeixinError },
+    Fetching {
+        hold: u32,
+    },
+    Failed {
+        kind: Failure,
+        hold: u32,
+        fingerprint: String,
+        error: WeixinError,
+    },
     /// Written by something else (an older version): held.
     Foreign,
 }
@@ -130,7 +137,10 @@ mod tests {
         let error = WeixinError::wechat(40125, "invalid appsecret\r\nrid: x");
         match parse(&failed(Failure::Ahead, 30, "00ff00ff00ff00ff", "h:1:2:3", &error)) {
             LockValue::Failed { kind, hold, fingerprint, error } => {
-                assert_eq!((kind, hold, fingerprint.as_str(), error.code), (Failure::Ahead, 30, "00ff00ff00ff00ff", 40125));
+                assert_eq!(
+                    (kind, hold, fingerprint.as_str(), error.code),
+                    (Failure::Ahead, 30, "00ff00ff00ff00ff", 40125)
+                );
                 assert!(error.message.starts_with("invalid appsecret  rid: x (a token request"), "{}", error.message);
             }
             other => panic!("{other:?}"),
@@ -139,7 +149,15 @@ mod tests {
 
     #[test]
     fn older_and_garbled_values_are_foreign() {
-        for value in ["fetching host:1:2:3", "failed 40125 invalid appsecret", "wx2 fetch x id", "wx2 fail warm 2 ff id 1 m", "wx2 fail cold 2 ff 1 m", "", "wx2"] {
+        for value in [
+            "fetching host:1:2:3",
+            "failed 40125 invalid appsecret",
+            "wx2 fetch x id",
+            "wx2 fail warm 2 ff id 1 m",
+            "wx2 fail cold 2 ff 1 m",
+            "",
+            "wx2",
+        ] {
             assert_eq!(parse(value), LockValue::Foreign, "{value:?}");
         }
     }

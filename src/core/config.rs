@@ -15,57 +15,21 @@ use crate::secret::Secret;
 pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
     ("weixin.appid", "", "AppID used when no other source gives one"),
     ("weixin.appsecret", "", "AppSecret used when no other source gives one"),
-    (
-        "weixin.memcache_servers",
-        "localhost:11211",
-        "memcached servers, comma-separated host:port",
-    ),
-    (
-        "weixin.cache_key",
-        "access_token",
-        "memcached key of the token; {appid} is replaced by the AppID",
-    ),
-    (
-        "weixin.api_base_url",
-        "https://api.weixin.qq.com",
-        "base URL of the WeChat API",
-    ),
+    ("weixin.memcache_servers", "localhost:11211", "memcached servers, comma-separated host:port"),
+    ("weixin.cache_key", "access_token", "memcached key of the token; {appid} is replaced by the AppID"),
+    ("weixin.api_base_url", "https://api.weixin.qq.com", "base URL of the WeChat API"),
     ("weixin.timeout", "5", "timeout in seconds of http_request() calls"),
     (
         "weixin.token_timeout",
         "5",
         "timeout in seconds of a token request (at most 30: it bounds how long others wait for it)",
     ),
-    (
-        "weixin.ca_file",
-        "",
-        "extra trusted CA bundle (PEM) on top of the system store",
-    ),
-    (
-        "weixin.proxy",
-        "",
-        "HTTP(S) proxy URL for every request (empty: none, environment proxies ignored)",
-    ),
-    (
-        "weixin.refresh_margin",
-        "300",
-        "seconds before expiry at which a token is due for replacement",
-    ),
-    (
-        "weixin.memcache_timeout",
-        "0.25",
-        "memcached connect/read/write timeout in seconds",
-    ),
-    (
-        "weixin.local_cache_ttl",
-        "60",
-        "seconds a process reuses a token without asking memcached (0: never)",
-    ),
-    (
-        "weixin.use_stable_token",
-        "0",
-        "1: use POST /cgi-bin/stable_token instead of GET /cgi-bin/token",
-    ),
+    ("weixin.ca_file", "", "extra trusted CA bundle (PEM) on top of the system store"),
+    ("weixin.proxy", "", "HTTP(S) proxy URL for every request (empty: none, environment proxies ignored)"),
+    ("weixin.refresh_margin", "300", "seconds before expiry at which a token is due for replacement"),
+    ("weixin.memcache_timeout", "0.25", "memcached connect/read/write timeout in seconds"),
+    ("weixin.local_cache_ttl", "60", "seconds a process reuses a token without asking memcached (0: never)"),
+    ("weixin.use_stable_token", "0", "1: use POST /cgi-bin/stable_token instead of GET /cgi-bin/token"),
     (
         "weixin.auto_refresh",
         "1",
@@ -117,6 +81,10 @@ impl fmt::Display for ServerAddr {
 /// The settings one construction works with, read once from INI.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// Which reading of the INI entries this is (set by the PHP glue, 0
+    /// otherwise): what is derived from the settings is reused while it
+    /// stays the same.
+    pub generation: u64,
     pub appid: String,
     pub appsecret: Secret<'static>,
     pub memcache_servers: Vec<ServerAddr>,
@@ -137,14 +105,10 @@ pub struct Settings {
     pub daily_quota_warning: u64,
 }
 
-
-
 impl Settings {
     /// Reads every setting through `ini` (name → current value).
     pub fn from_lookup(ini: impl Fn(&str) -> Option<String>) -> Result<Settings, WeixinError> {
-        let get = |name: &str| -> String {
-            ini(name).unwrap_or_else(|| default_of(name).to_string())
-        };
+        let get = |name: &str| -> String { ini(name).unwrap_or_else(|| default_of(name).to_string()) };
         let base = get("weixin.api_base_url").trim().trim_end_matches('/').to_string();
         check_api_base_url(&base)?;
         let ca_file = get("weixin.ca_file").trim().to_string();
@@ -152,6 +116,7 @@ impl Settings {
         let proxy = parse_proxy(&get("weixin.proxy"))?;
         check_plain_http_stays_local(&base, proxy.as_ref())?;
         Ok(Settings {
+            generation: 0,
             appid: get("weixin.appid").trim().to_string(),
             appsecret: Secret::new(get("weixin.appsecret").trim()),
             memcache_servers: parse_servers(&get("weixin.memcache_servers"))?,
@@ -203,9 +168,7 @@ impl Settings {
 /// query or fragment, which would end up in front of or inside the token
 /// URL's own query.
 fn check_api_base_url(base: &str) -> Result<(), WeixinError> {
-    let refuse = |why: &str| {
-        WeixinError::config(format!("weixin.api_base_url: {why}, got '{base}'"))
-    };
+    let refuse = |why: &str| WeixinError::config(format!("weixin.api_base_url: {why}, got '{base}'"));
     let url = reqwest::Url::parse(base)
         .map_err(|e| refuse(&format!("must be an https:// URL (or http:// for a local stand-in): {e}")))?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -274,9 +237,7 @@ impl ProxySetting {
     /// Masks the password (either form) wherever it appears in `text`.
     pub fn scrub(&self, text: &str) -> String {
         match &self.password {
-            Some((raw, decoded)) => {
-                crate::secret::redact(&crate::secret::redact(text, decoded.expose()), raw.expose())
-            }
+            Some((raw, decoded)) => crate::secret::redact(&crate::secret::redact(text, decoded.expose()), raw.expose()),
             None => text.to_string(),
         }
     }
@@ -304,9 +265,7 @@ pub fn parse_proxy(value: &str) -> Result<Option<ProxySetting>, WeixinError> {
     if value.is_empty() {
         return Ok(None);
     }
-    let refuse = |why: &str| {
-        WeixinError::config(format!("weixin.proxy: {why}, got '{}'", mask_user_info(value)))
-    };
+    let refuse = |why: &str| WeixinError::config(format!("weixin.proxy: {why}, got '{}'", mask_user_info(value)));
     let url = reqwest::Url::parse(value).map_err(|e| {
         refuse(&format!("must be the URL of an HTTP proxy, http://host:port or https://host:port: {e}"))
     })?;
@@ -326,8 +285,8 @@ pub fn parse_proxy(value: &str) -> Result<Option<ProxySetting>, WeixinError> {
     let password = match url.password() {
         None => None,
         Some(raw) => {
-            let decoded = percent_decoded(raw)
-                .ok_or_else(|| refuse("the password is not UTF-8 once percent-decoded"))?;
+            let decoded =
+                percent_decoded(raw).ok_or_else(|| refuse("the password is not UTF-8 once percent-decoded"))?;
             Some((Secret::new(raw), Secret::new(decoded)))
         }
     };
@@ -406,34 +365,21 @@ fn check_plain_http_stays_local(base: &str, proxy: Option<&ProxySetting>) -> Res
 
 /// The registered default of an INI entry ("" for an unknown name).
 pub fn default_of(name: &str) -> &'static str {
-    INI_ENTRIES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map_or("", |(_, default, _)| default)
+    INI_ENTRIES.iter().find(|(n, _, _)| *n == name).map_or("", |(_, default, _)| default)
 }
 
 /// Parses `host:port, host2:port2, [::1]:11211`; the port defaults to 11211.
 pub fn parse_servers(list: &str) -> Result<Vec<ServerAddr>, WeixinError> {
-    let servers: Vec<ServerAddr> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(parse_server)
-        .collect::<Result<_, _>>()?;
+    let servers: Vec<ServerAddr> =
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_server).collect::<Result<_, _>>()?;
     if servers.is_empty() {
-        return Err(WeixinError::config(
-            "weixin.memcache_servers is empty: list at least one host:port",
-        ));
+        return Err(WeixinError::config("weixin.memcache_servers is empty: list at least one host:port"));
     }
     Ok(servers)
 }
 
 fn parse_server(entry: &str) -> Result<ServerAddr, WeixinError> {
-    let bad = || {
-        WeixinError::config(format!(
-            "weixin.memcache_servers: '{entry}' is not host:port"
-        ))
-    };
+    let bad = || WeixinError::config(format!("weixin.memcache_servers: '{entry}' is not host:port"));
     let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;
         (host, after.strip_prefix(':'))
@@ -447,17 +393,11 @@ fn parse_server(entry: &str) -> Result<ServerAddr, WeixinError> {
         Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?,
         None => 11211,
     };
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
     if !host_ok {
         return Err(bad());
     }
-    Ok(ServerAddr {
-        host: host.to_string(),
-        port,
-    })
+    Ok(ServerAddr { host: host.to_string(), port })
 }
 
 fn parse_seconds(name: &str, value: &str) -> Result<Duration, WeixinError> {
@@ -486,10 +426,7 @@ const MAX_DAILY_QUOTA_WARNING: u64 = 100_000;
 
 fn parse_seconds_up_to(name: &str, value: &str, max: f64) -> Result<Duration, WeixinError> {
     parse_seconds_in(name, value, f64::MIN_POSITIVE, max).map_err(|_| {
-        WeixinError::config(format!(
-            "{name} must be a number of seconds in (0, {max}], got '{}'",
-            value.trim()
-        ))
+        WeixinError::config(format!("{name} must be a number of seconds in (0, {max}], got '{}'", value.trim()))
     })
 }
 
@@ -501,10 +438,7 @@ fn parse_seconds_in(name: &str, value: &str, min: f64, max: f64) -> Result<Durat
         .filter(|s| s.is_finite() && *s >= min && *s <= max)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| {
-            WeixinError::config(format!(
-                "{name} must be a number of seconds in [{min}, {max}], got '{}'",
-                value.trim()
-            ))
+            WeixinError::config(format!("{name} must be a number of seconds in [{min}, {max}], got '{}'", value.trim()))
         })
 }
 
@@ -519,10 +453,7 @@ fn parse_switch(name: &str, value: &str) -> Result<bool, WeixinError> {
 
 fn parse_whole_seconds(name: &str, value: &str, max: u64) -> Result<u64, WeixinError> {
     value.trim().parse::<u64>().ok().filter(|&s| s <= max).ok_or_else(|| {
-        WeixinError::config(format!(
-            "{name} must be a whole number of seconds in [0, {max}], got '{}'",
-            value.trim()
-        ))
+        WeixinError::config(format!("{name} must be a whole number of seconds in [0, {max}], got '{}'", value.trim()))
     })
 }
 
@@ -541,10 +472,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, WeixinError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -552,10 +480,7 @@ mod tests {
     fn defaults_match_the_legacy_class() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.cache_key, "access_token");
-        assert_eq!(
-            s.memcache_servers,
-            vec![ServerAddr { host: "localhost".into(), port: 11211 }]
-        );
+        assert_eq!(s.memcache_servers, vec![ServerAddr { host: "localhost".into(), port: 11211 }]);
         assert_eq!(s.api_base_url, "https://api.weixin.qq.com");
         assert_eq!(s.http.timeout, Duration::from_secs(5));
         assert_eq!(s.refresh_margin, 300);
@@ -599,7 +524,11 @@ mod tests {
         assert!(settings(&[("weixin.timeout", "abc")]).is_err());
         for bad in ["0", "31", "abc", "-1", "inf"] {
             let error = settings(&[("weixin.token_timeout", bad)]).unwrap_err();
-            assert!(error.message.contains("weixin.token_timeout") && error.message.contains("(0, 30]"), "{}", error.message);
+            assert!(
+                error.message.contains("weixin.token_timeout") && error.message.contains("(0, 30]"),
+                "{}",
+                error.message
+            );
         }
         let s = settings(&[("weixin.token_timeout", "30"), ("weixin.timeout", "600")]).unwrap();
         assert_eq!((s.token_http.timeout, s.http.timeout), (Duration::from_secs(30), Duration::from_secs(600)));
@@ -621,7 +550,11 @@ mod tests {
             ("weixin.daily_quota_warning", "80%", "[0, 100000]"),
         ] {
             let error = settings(&[(name, bad)]).unwrap_err();
-            assert!(error.message.starts_with(name) && error.message.contains(range), "{name}={bad}: {}", error.message);
+            assert!(
+                error.message.starts_with(name) && error.message.contains(range),
+                "{name}={bad}: {}",
+                error.message
+            );
         }
         for (name, good) in [
             ("weixin.memcache_timeout", "0.001"),
@@ -680,7 +613,8 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("topsecret");
         assert_eq!(format!("{s} {s:?}"), "******** ********");
-        let all = settings(&[("weixin.appsecret", "topsecret"), ("weixin.proxy", "http://u:proxypass@127.0.0.1:3128")]).unwrap();
+        let all = settings(&[("weixin.appsecret", "topsecret"), ("weixin.proxy", "http://u:proxypass@127.0.0.1:3128")])
+            .unwrap();
         let shown = format!("{all:?}");
         assert!(!shown.contains("topsecret") && !shown.contains("proxypass"), "{shown}");
         assert!(shown.contains("http://u:********@127.0.0.1:3128"), "{shown}");
@@ -752,7 +686,11 @@ mod tests {
         let local = ("weixin.api_base_url", "http://127.0.0.1:8080");
         for remote in ["http://10.0.0.1:3128", "https://proxy.example", "http://u:pw@127.0.0.1.evil:3128"] {
             let err = settings(&[local, ("weixin.proxy", remote)]).unwrap_err();
-            assert!(err.message.starts_with("weixin.proxy: ") && err.message.contains("weixin.api_base_url"), "{remote}: {}", err.message);
+            assert!(
+                err.message.starts_with("weixin.proxy: ") && err.message.contains("weixin.api_base_url"),
+                "{remote}: {}",
+                err.message
+            );
             assert!(err.message.contains("AppSecret") && !err.message.contains("pw@"), "{remote}: {}", err.message);
         }
         // A proxy on this machine, or an encrypted API base (the proxy

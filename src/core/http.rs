@@ -7,7 +7,6 @@
 //! system store plus the optional `weixin.ca_file`. Requests go through
 //! `weixin.proxy` if set, and never through a proxy from the environment.
 
-
 use reqwest::blocking::{multipart, Client};
 
 use crate::config::{HttpOptions, ProxySetting};
@@ -82,10 +81,7 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
     };
     let request = match body {
         Body::None => client.get(url),
-        Body::Raw(bytes) => client
-            .post(url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(bytes),
+        Body::Raw(bytes) => client.post(url).header("Content-Type", "application/x-www-form-urlencoded").body(bytes),
         Body::Json(bytes) => client.post(url).header("Content-Type", "application/json").body(bytes),
         Body::Form(fields) => client.post(url).multipart(build_form(fields)?),
     };
@@ -94,13 +90,10 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
         .send()
         .map_err(|e| WeixinError::local(format!("request to {shown}{via} failed: {}", describe(e, options))))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .map_err(|e| WeixinError::local(format!("reading the reply of {shown}{via} failed: {}", describe(e, options))))?;
-    Ok(Response {
-        status,
-        body: body.to_vec(),
-    })
+    let body = response.bytes().map_err(|e| {
+        WeixinError::local(format!("reading the reply of {shown}{via} failed: {}", describe(e, options)))
+    })?;
+    Ok(Response { status, body: body.to_vec() })
 }
 
 /// The client of this process for these options, built on first use.
@@ -137,13 +130,10 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
     };
     if let Some(path) = &options.ca_file {
         let pem = read_ca_file(path)?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            WeixinError::config(format!("weixin.ca_file: '{path}' is not a PEM bundle: {e}"))
-        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| WeixinError::config(format!("weixin.ca_file: '{path}' is not a PEM bundle: {e}")))?;
         if certs.is_empty() {
-            return Err(WeixinError::config(format!(
-                "weixin.ca_file: '{path}' holds no certificate"
-            )));
+            return Err(WeixinError::config(format!("weixin.ca_file: '{path}' holds no certificate")));
         }
         for cert in certs {
             builder = builder.add_root_certificate(cert);
@@ -184,21 +174,12 @@ fn build_form(fields: Vec<FormField>) -> Result<multipart::Form, WeixinError> {
     for field in fields {
         form = match field {
             FormField::Text { name, value } => form.part(name, multipart::Part::bytes(value)),
-            FormField::Bytes {
-                name,
-                value,
-                filename,
-                mime,
-            } => form.part(name, named_part(multipart::Part::bytes(value), filename, mime)?),
-            FormField::File {
-                name,
-                path,
-                filename,
-                mime,
-            } => {
-                let part = multipart::Part::file(&path).map_err(|e| {
-                    WeixinError::local(format!("cannot read the upload file '{path}': {e}"))
-                })?;
+            FormField::Bytes { name, value, filename, mime } => {
+                form.part(name, named_part(multipart::Part::bytes(value), filename, mime)?)
+            }
+            FormField::File { name, path, filename, mime } => {
+                let part = multipart::Part::file(&path)
+                    .map_err(|e| WeixinError::local(format!("cannot read the upload file '{path}': {e}")))?;
                 form.part(name, named_part(part, filename, mime)?)
             }
         };
@@ -217,8 +198,7 @@ fn named_part(
         part = part.file_name(filename);
     }
     let mime = mime.unwrap_or_else(|| "application/octet-stream".to_string());
-    part.mime_str(&mime)
-        .map_err(|_| WeixinError::local(format!("'{mime}' is not a valid MIME type")))
+    part.mime_str(&mime).map_err(|_| WeixinError::local(format!("'{mime}' is not a valid MIME type")))
 }
 
 /// The URL as it may be shown: scheme, host and path, never the query.
@@ -241,10 +221,7 @@ fn describe(error: reqwest::Error, options: &HttpOptions) -> String {
         source = cause.source();
     }
     if timed_out {
-        text.push_str(&format!(
-            " (timed out after {:?}; see {})",
-            options.timeout, options.timeout_setting
-        ));
+        text.push_str(&format!(" (timed out after {:?}; see {})", options.timeout, options.timeout_setting));
     }
     if text.contains("certificate") || text.contains("UnknownIssuer") {
         text.push_str(" (certificate not trusted; see weixin.ca_file)");
@@ -285,8 +262,7 @@ mod tests {
             proxy: None,
         };
         // Port 9 on loopback: nothing listens, the connection is refused.
-        let err = send(&options, "http://127.0.0.1:9/cgi-bin/token?secret=TOPSECRET", Body::None)
-            .unwrap_err();
+        let err = send(&options, "http://127.0.0.1:9/cgi-bin/token?secret=TOPSECRET", Body::None).unwrap_err();
         assert!(!err.message.contains("TOPSECRET"), "{}", err.message);
         assert!(err.message.contains("http://127.0.0.1:9/cgi-bin/token"), "{}", err.message);
         assert_eq!(err.code, 0);
@@ -324,9 +300,15 @@ mod tests {
     fn proxy_failures_name_the_proxy_and_never_its_password_or_the_secret() {
         // Nothing listens on port 9: the proxy refuses the connection.
         let options = through("http://bob:PROXYPW@127.0.0.1:9");
-        for url in ["http://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET", "https://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET"] {
+        for url in
+            ["http://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET", "https://127.0.0.1:1/cgi-bin/token?secret=TOPSECRET"]
+        {
             let err = send(&options, url, Body::None).unwrap_err();
-            assert!(err.message.contains(" through the proxy http://127.0.0.1:9 (weixin.proxy) failed: "), "{}", err.message);
+            assert!(
+                err.message.contains(" through the proxy http://127.0.0.1:9 (weixin.proxy) failed: "),
+                "{}",
+                err.message
+            );
             assert!(!err.message.contains("PROXYPW") && !err.message.contains("TOPSECRET"), "{}", err.message);
         }
         // The proxy answers CONNECT with 407 (wrong password) or 502.
@@ -354,7 +336,11 @@ mod tests {
         assert!(head.starts_with("GET http://127.0.0.1:1/x?y=1 HTTP/1.1\r\n"), "{head}");
         // base64("bob:p@ss w%rd")
         let auth = head.lines().find(|line| line.to_ascii_lowercase().starts_with("proxy-authorization:"));
-        assert_eq!(auth.map(|line| line[line.len() - 26..].to_string()), Some("Basic Ym9iOnBAc3MgdyVyZA==".into()), "{head}");
+        assert_eq!(
+            auth.map(|line| line[line.len() - 26..].to_string()),
+            Some("Basic Ym9iOnBAc3MgdyVyZA==".into()),
+            "{head}"
+        );
     }
 
     #[test]
@@ -383,7 +369,11 @@ mod tests {
             (big.to_str().unwrap(), "bytes, over the"),
         ] {
             let err = read_ca_file(path).unwrap_err();
-            assert!(err.message.starts_with("weixin.ca_file: ") && err.message.contains(says), "{path}: {}", err.message);
+            assert!(
+                err.message.starts_with("weixin.ca_file: ") && err.message.contains(says),
+                "{path}: {}",
+                err.message
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -9,8 +9,8 @@ use super::local::{Held, LocalSlot, Origin};
 use super::lock::{self, Failure, LockValue};
 use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE};
 use super::ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, TokenKind, Upstream};
-use crate::secret::Secret;
 use crate::error::WeixinError;
+use crate::secret::Secret;
 use crate::stats;
 
 /// Why a lookup wants the lock: decides which failure markers it respects.
@@ -79,9 +79,7 @@ impl TokenService<'_> {
             }
             // Nothing usable shared (evicted, memcached restarted): if no new
             // one can be had, a token this process still holds beats an error.
-            _ => self
-                .cold_start(superseded.as_deref())
-                .or_else(|error| self.still_held(now).ok_or(error)),
+            _ => self.cold_start(superseded.as_deref()).or_else(|error| self.still_held(now).ok_or(error)),
         }
     }
 
@@ -262,9 +260,10 @@ impl TokenService<'_> {
             return Ok(token);
         }
         let now = self.clock.now();
-        let pending = self.local.held().filter(|h| {
-            h.origin != Origin::Shared && now < h.entry.expires_at && Some(h.entry.token.as_str()) != bad
-        });
+        let pending = self
+            .local
+            .held()
+            .filter(|h| h.origin != Origin::Shared && now < h.entry.expires_at && Some(h.entry.token.as_str()) != bad);
         if let Some(held) = pending {
             let shared = self.publish(&held.entry, now);
             self.release(lock);
@@ -284,11 +283,7 @@ impl TokenService<'_> {
     /// lock is given back then; fetching again would only invalidate it.
     fn published_meanwhile(&self, lock: &str, wanted: impl Fn(&Entry) -> bool) -> Option<String> {
         let now = self.clock.now();
-        let entry = self
-            .read_shared()
-            .ok()
-            .flatten()
-            .filter(|e| now < e.expires_at && wanted(e))?;
+        let entry = self.read_shared().ok().flatten().filter(|e| now < e.expires_at && wanted(e))?;
         self.release(lock);
         Some(self.adopt(entry, now))
     }

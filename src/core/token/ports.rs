@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::secret::Secret;
 use crate::error::WeixinError;
+use crate::secret::Secret;
 
 /// Why a memcached command did not give an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

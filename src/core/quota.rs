@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::MAX_KEY_LEN;
-use crate::secret::Secret;
 use crate::error::WeixinError;
+use crate::secret::Secret;
 use crate::token::{make_key, FetchedToken, StoreError, TokenKind, Upstream};
 
 /// Token requests WeChat allows per AppID and day.
@@ -310,7 +310,9 @@ mod tests {
     #[test]
     fn the_warning_names_the_appid_count_setting_and_limit() {
         let message = warning_message("wx1234", 1601, 1600);
-        for part in ["wx1234", "1601 token requests", "weixin.daily_quota_warning=1600", "2000 a day", "45009", "Beijing"] {
+        for part in
+            ["wx1234", "1601 token requests", "weixin.daily_quota_warning=1600", "2000 a day", "45009", "Beijing"]
+        {
             assert!(message.contains(part), "{part}: {message}");
         }
     }
@@ -384,10 +386,8 @@ mod tests {
         let upstream = FakeUpstream { counter, fail, seen_counts: RefCell::new(Vec::new()) };
         let counted = Counted { inner: &upstream, quota: &quota };
         let secret = Secret::new("0123456789abcdef0123456789abcdef");
-        let tokens = appids
-            .iter()
-            .map(|appid| counted.fetch(appid, &secret, TokenKind::Plain).map(|t| t.token))
-            .collect();
+        let tokens =
+            appids.iter().map(|appid| counted.fetch(appid, &secret, TokenKind::Plain).map(|t| t.token)).collect();
         Run { tokens, warnings: warnings.into_inner(), seen_counts: upstream.seen_counts.into_inner() }
     }
 
