@@ -26,12 +26,7 @@ pub extern "C" fn get_jsapi_ticket(ex: &mut ExecuteData, retval: &mut Zval) {
             return;
         }
         let Some(this) = this else { return };
-        match ticket(this, TicketKind::Jsapi) {
-            Ok(ticket) => {
-                let _ = retval.set_string(&ticket, false);
-            }
-            Err(error) => exception::throw(&error),
-        }
+        answer_ticket(this, Ok(TicketKind::Jsapi), retval);
     });
 }
 
@@ -46,13 +41,19 @@ pub extern "C" fn get_ticket(ex: &mut ExecuteData, retval: &mut Zval) {
         }
         let Some(this) = this else { return };
         let kind = type_arg.val::<String>().unwrap_or_else(|| "jsapi".into());
-        match TicketKind::parse(&kind).and_then(|kind| ticket(this, kind)) {
-            Ok(ticket) => {
-                let _ = retval.set_string(&ticket, false);
-            }
-            Err(error) => exception::throw(&error),
-        }
+        answer_ticket(this, TicketKind::parse(&kind), retval);
     });
+}
+
+/// The return value of the ticket methods: the account's ticket of `kind`,
+/// or a `WeixinException`.
+fn answer_ticket(this: &ZendObject, kind: Result<TicketKind, WeixinError>, retval: &mut Zval) {
+    match kind.and_then(|kind| ticket(this, kind)) {
+        Ok(ticket) => {
+            let _ = retval.set_string(&ticket, false);
+        }
+        Err(error) => exception::throw(&error),
+    }
 }
 
 /// `public function jssdk_config(string $url, array $jsApiList = [], bool
