@@ -136,13 +136,7 @@ pub fn with_token_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
-    let store = store(settings, &account.keys);
-    let api = WeChatApi { base_url: &settings.api_base_url, http: &settings.token_http };
-    let counters = counters(settings);
-    let counting = counting(settings, &counters, quota_warn);
-    let upstream = Counted { inner: &api, quota: &counting };
-    let service = token_service(&account, &store, &upstream, secret, warn);
-    job(&service).map_err(|e| e.redact(secret.expose()))
+    with_account(settings, &account, secret, warn, quota_warn, |tokens, _| job(tokens))
 }
 
 /// Runs `job` with the token rules applied to a JS-SDK ticket of the
@@ -156,8 +150,8 @@ pub fn with_ticket_service<T>(
     quota_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    with_token_service(settings, appid, secret, warn, quota_warn, |tokens| {
-        let account = account(settings, appid)?;
+    let account = account(settings, appid)?;
+    with_account(settings, &account, secret, warn, quota_warn, |tokens, counting| {
         let keys = Keys::new(&kind.key(&account.base_key)?, false);
         let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
         // A ticket request may first wait for the token and replace it
@@ -166,11 +160,9 @@ pub fn with_ticket_service<T>(
             Policy::new(settings.refresh_margin, settings.local_cache_ttl, settings.token_http.timeout * 3, false);
         let store = store(settings, &keys);
         let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind };
-        let counters = counters(settings);
-        let counting = counting(settings, &counters, quota_warn);
         let service = TokenService {
             store: &store,
-            upstream: &Counted { inner: &api, quota: &counting },
+            upstream: &Counted { inner: &api, quota: counting },
             clock: &SystemClock,
             local: &local,
             keys: &keys,
@@ -182,6 +174,26 @@ pub fn with_ticket_service<T>(
         };
         job(&service)
     })
+}
+
+/// The account's token service (memcached, WeChat, the daily count, the
+/// local slot) and its daily count, for `job`; errors come back with the
+/// secret masked.
+fn with_account<T>(
+    settings: &Settings,
+    account: &Account,
+    secret: &Secret,
+    warn: &dyn Fn(&WeixinError),
+    quota_warn: &dyn Fn(&str),
+    job: impl FnOnce(&TokenService, &Quota) -> Result<T, WeixinError>,
+) -> Result<T, WeixinError> {
+    let store = store(settings, &account.keys);
+    let api = WeChatApi { base_url: &settings.api_base_url, http: &settings.token_http };
+    let counters = counters(settings);
+    let counting = counting(settings, &counters, quota_warn);
+    let upstream = Counted { inner: &api, quota: &counting };
+    let service = token_service(account, &store, &upstream, secret, warn);
+    job(&service, &counting).map_err(|e| e.redact(secret.expose()))
 }
 
 fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
