@@ -33,7 +33,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 # certs, nginx and wrk to load php-fpm like production, faketime for clock
 # skew. Scripts may append to it before ensure_deps (test.sh --valgrind does).
 APT_PACKAGES=(memcached libclang-dev clang python3 openssl ca-certificates
-              nginx-light wrk make faketime)
+              nginx-light wrk make faketime nutcracker)
 
 # Set by ensure_deps: the PHP in use, exported for cargo (ext-php-rs reads PHP
 # and PHP_CONFIG) and for the tests (WEIXIN_TEST_FPM).
@@ -79,20 +79,33 @@ choose_php() {
     fi
 }
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# Both read the command's whole output before matching: `cmd | grep -q`
+# under pipefail fails when grep exits at its first match and cmd dies of
+# SIGPIPE (apt-cache policy did, so every optional package read as missing).
+installed() {
+    local status
+    status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+    [ "$status" = "install ok installed" ]
+}
 
-# Whether apt can install $1 (after apt-get update).
-installable() { LC_ALL=C apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# Whether apt can install $1 (after apt-get update): a candidate, not "(none)".
+installable() {
+    local policy
+    policy=$(LC_ALL=C apt-cache policy "$1" 2>/dev/null) || return 1
+    grep -q 'Candidate: [^(]' <<<"$policy"
+}
 
 ensure_deps() {
     choose_php
     local required=("${APT_PACKAGES[@]}") optional=()
     if [ -n "$PHP_DEBIAN" ]; then
         required+=("php$PHP_VER-cli" "php$PHP_VER-dev" "php$PHP_VER-curl" "php$PHP_VER-fpm")
-        # The PECL client, for interop tests only; unless this PHP has it already.
+        # The PECL clients, for interop tests only; unless this PHP has them already.
         local binary=/usr/bin/php$PHP_VER
         [ -x "$binary" ] && "$binary" -r 'exit(class_exists("Memcache") ? 0 : 1);' 2>/dev/null \
             || optional+=("php$PHP_VER-memcache")
+        [ -x "$binary" ] && "$binary" -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null \
+            || optional+=("php$PHP_VER-memcached")
     fi
     local missing=() unsure=() pkg
     for pkg in "${required[@]}"; do installed "$pkg" || missing+=("$pkg"); done

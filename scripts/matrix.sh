@@ -68,8 +68,8 @@ CHROOT_CARGO_HOME=/var/cache/weixin-matrix/cargo
 CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 TOOLS=(memcached clang libclang-dev python3 openssl ca-certificates make build-essential
-       autoconf pkg-config zlib1g-dev nginx-light wrk git procps faketime curl xz-utils)
-TRIXIE_PACKAGES=(php8.4-cli php8.4-dev php8.4-memcache php8.4-curl php8.4-fpm "${TOOLS[@]}"
+       autoconf pkg-config zlib1g-dev nginx-light wrk git procps faketime curl xz-utils nutcracker)
+TRIXIE_PACKAGES=(php8.4-cli php8.4-dev php8.4-memcache php8.4-memcached php8.4-curl php8.4-fpm "${TOOLS[@]}"
        # to build the ZTS PHP
        libssl-dev libcurl4-openssl-dev bison re2c libxml2-dev)
 SID_PHP_PACKAGES=(php8.5-cli php8.5-dev php8.5-curl php8.5-fpm)
