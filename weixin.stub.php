@@ -9,7 +9,8 @@
  * INI settings (all PHP_INI_ALL):
  * @ini weixin.appid ""                                 AppID used when no argument, subclass default or APPID constant gives one
  * @ini weixin.appsecret ""                             AppSecret, likewise (masked by php --ri)
- * @ini weixin.memcache_servers "localhost:11211"       memcached servers, comma-separated host:port
+ * @ini weixin.memcache_servers "localhost:11211"       memcached servers, comma-separated host:port or unix:///path
+ * @ini weixin.memcache_protocol "auto"                 auto: meta commands where the server has them, classic text commands elsewhere; meta; text
  * @ini weixin.cache_key "access_token"                 memcached key; {appid} is replaced by the AppID
  * @ini weixin.api_base_url "https://api.weixin.qq.com" WeChat API base URL
  * @ini weixin.timeout "5"                              timeout in seconds of http_request() calls

@@ -10,6 +10,13 @@ tests themselves only wait on events (their output lines).
       client's connection is closed instead of forwarding it; a line
       "lost the reply to: <request>" is printed.
 
+  memcached_faults.py old --to HOST:PORT
+      A memcached 1.4/1.5 in front of a real one, on a free loopback port
+      (printed first): classic text commands are passed on, meta commands
+      (mg ms md ma mn me) and gat/gats answered "ERROR" as those versions
+      do. Each refused command's name is counted; "refused N" lines go to
+      stderr as they happen.
+
   memcached_faults.py signal PID SIGNAME
       Sends the signal to PID as fast as it can until its stdin closes;
       prints "started" after the first one, "sent N" at the end.
@@ -95,6 +102,78 @@ def proxy(args):
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 
+STORAGE = (b"set", b"add", b"replace", b"append", b"prepend", b"cas")
+REFUSED = (b"mg", b"ms", b"md", b"ma", b"mn", b"me", b"gat", b"gats")
+
+
+def read_classic_request(client):
+    line = read_line(client)
+    if line is None:
+        return None
+    words = line.split()
+    if words and words[0] in STORAGE:
+        line += client.read(int(words[4]) + 2)
+    return line
+
+
+def read_classic_reply(server, command):
+    """One reply: a line, or for a retrieval its VALUE blocks and END."""
+    if command not in (b"get", b"gets"):
+        return read_line(server)
+    reply = b""
+    while True:
+        line = read_line(server)
+        if line is None:
+            return None
+        reply += line
+        words = line.split()
+        if words[:1] == [b"VALUE"]:
+            reply += server.read(int(words[3]) + 2)
+        elif line in (b"END\r\n",) or words[:1] in ([b"ERROR"], [b"CLIENT_ERROR"], [b"SERVER_ERROR"]):
+            return reply
+
+
+def old_memcached(args):
+    host, port = args.to.rsplit(":", 1)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    print(listener.getsockname()[1], flush=True)
+    refused = [0]
+    count = threading.Lock()
+
+    def serve(conn):
+        upstream = socket.create_connection((host, int(port)))
+        client, server = conn.makefile("rb"), upstream.makefile("rb")
+        try:
+            while True:
+                request = read_classic_request(client)
+                if request is None:
+                    return
+                command = request.split(None, 1)[0] if request.strip() else b""
+                if command in REFUSED:
+                    with count:
+                        refused[0] += 1
+                        print("refused %d" % refused[0], file=sys.stderr, flush=True)
+                    conn.sendall(b"ERROR\r\n")
+                    continue
+                upstream.sendall(request)
+                reply = read_classic_reply(server, command)
+                if reply is None:
+                    return
+                conn.sendall(reply)
+        except OSError:
+            return
+        finally:
+            conn.close()
+            upstream.close()
+
+    while True:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
 def send_signals(args):
     number = getattr(signal, args.signame)
     sent = 0
@@ -119,6 +198,9 @@ def main():
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--lose-first-add-reply", action="store_true")
     p.set_defaults(run=proxy)
+    o = commands.add_parser("old")
+    o.add_argument("--to", required=True)
+    o.set_defaults(run=old_memcached)
     s = commands.add_parser("signal")
     s.add_argument("pid", type=int)
     s.add_argument("signame")

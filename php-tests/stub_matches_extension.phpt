@@ -44,7 +44,7 @@ echo describe_class('class_weixin'), "\n";
 --EXPECT--
 classes match
 INI entries match
-15 INI entries
+16 INI entries
 weixin.ini matches
 class class_weixin extends -
   property public $appid = NULL

@@ -1,6 +1,7 @@
 /*
  * What the extension needs from the system that Rust's standard library
- * does not give: thread signal masks, fork() notification, random bytes.
+ * does not give: thread signal masks, fork() notification, random bytes, a
+ * non-blocking peek at a socket.
  * In C because sigset_t, the SIG_* values, pthread_atfork and getrandom
  * come from the system headers; no Zend API here, so cargo test links it without PHP.
  *
@@ -17,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 /* Blocks every signal on the calling thread; returns the previous mask, to
  * give back to weixin_signals_restore (NULL: nothing was changed). */
@@ -85,4 +87,14 @@ int weixin_random_bytes(unsigned char *buffer, size_t length)
 		length -= (size_t) got;
 	}
 	return 0;
+}
+
+/* Peeks at one byte without blocking and without changing the socket's
+ * mode (MSG_PEEK | MSG_DONTWAIT, one system call): recv's result, with
+ * errno set when it is -1 (EAGAIN: nothing waiting). Works on TCP and unix
+ * sockets alike. */
+long weixin_socket_peek(int fd)
+{
+	char byte;
+	return (long)recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 }

@@ -197,11 +197,20 @@ fn with_account<T>(
 }
 
 fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
-    Memcached { servers: &settings.memcache_servers, home: &keys.token, timeout: settings.memcache_timeout }
+    Memcached {
+        servers: &settings.memcache_servers,
+        home: &keys.token,
+        timeout: settings.memcache_timeout,
+        protocol: settings.memcache_protocol,
+    }
 }
 
 fn counters(settings: &Settings) -> Counters<'_> {
-    Counters { servers: &settings.memcache_servers, timeout: settings.memcache_timeout }
+    Counters {
+        servers: &settings.memcache_servers,
+        timeout: settings.memcache_timeout,
+        protocol: settings.memcache_protocol,
+    }
 }
 
 /// The fleet's daily count of requests to WeChat, and its warning.

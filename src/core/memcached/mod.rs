@@ -2,6 +2,16 @@
 //! legacy PHP code uses (the plain token string, client flags 0), so that old
 //! and new servers share one token.
 //!
+//! Each server is spoken to in the protocol it understands
+//! (`weixin.memcache_protocol`): memcached 1.6+ in its meta protocol, which
+//! tells how long an item is still kept (`meta`); memcached 1.4/1.5,
+//! twemproxy, mcrouter and managed services in the classic text commands
+//! they all share (`classic`). With `auto`, a server is asked once which it
+//! is, by a meta no-op on its first connection: one that answers it speaks
+//! meta; one that refuses it (`ERROR`) or hangs up (twemproxy) speaks
+//! classic. That is no failure and raises no warning. What a process
+//! learned is forgotten when the server fails (it may come back upgraded).
+//!
 //! Every key of a token goes to the server the PECL memcache client picks
 //! for the plain key (`ring`): the token, its record and its lock never split
 //! across servers. One blocking connection per server per process
@@ -11,16 +21,20 @@
 //! blackholed memcached costs one short timeout now and then, not one per
 //! lookup.
 
+mod classic;
 mod connection;
+mod meta;
 mod ring;
+mod transport;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::config::ServerAddr;
+use crate::config::{MemcacheProtocol, ServerAddr};
 use crate::process::{Inherited, PerProcess};
 use crate::quota::DailyCounter;
-use crate::token::{SharedStore, StoreError, StoreFault};
+use crate::token::{Age, Keys, SharedStore, Sighting, StoreError, StoreFault};
+pub use connection::Protocol;
 use connection::{Connection, Failure, Mode, Reply, Request, Status};
 use ring::Ring;
 
@@ -35,6 +49,8 @@ pub struct Memcached<'a> {
     pub home: &'a str,
     /// For a whole command: connecting, sending, the reply.
     pub timeout: Duration,
+    /// `weixin.memcache_protocol`.
+    pub protocol: MemcacheProtocol,
 }
 
 /// What this process knows of one server.
@@ -42,6 +58,8 @@ struct Server {
     /// The connection, when no command is using it.
     idle: Option<Connection>,
     down_until: Option<Instant>,
+    /// The protocol it answered in (`auto`), until it fails.
+    protocol: Option<Protocol>,
 }
 
 /// This process's connections.
@@ -67,31 +85,80 @@ enum Health {
 }
 
 impl Memcached<'_> {
+    /// The protocol of the home server: the one set, or the one it answered
+    /// in, or (`auto`, not known yet) the one it answers in now.
+    fn protocol(&self) -> Result<Protocol, StoreError> {
+        match self.protocol {
+            MemcacheProtocol::Meta => Ok(Protocol::Meta),
+            MemcacheProtocol::Text => Ok(Protocol::Classic),
+            MemcacheProtocol::Auto => {
+                let (address, known) = {
+                    let mut connections = CONNECTIONS.lock();
+                    let index = home_index(&mut connections, self.servers, self.home);
+                    let address = &self.servers[index];
+                    (address, connections.servers.get(address).and_then(|server| server.protocol))
+                };
+                match known {
+                    Some(protocol) => Ok(protocol),
+                    None => self.negotiate(address),
+                }
+            }
+        }
+    }
+
+    /// Asks the home server, by a meta no-op (`mn`), which protocol it
+    /// speaks. memcached 1.6+ answers `MN`; older servers and most proxies
+    /// answer `ERROR` or `CLIENT_ERROR` (the connection stays usable);
+    /// twemproxy closes the connection. Only silence is a failure.
+    fn negotiate(&self, expected: &ServerAddr) -> Result<Protocol, StoreError> {
+        let deadline = Instant::now() + self.timeout;
+        let (address, kept) = self.check_out()?;
+        debug_assert_eq!(address, expected);
+        let mut connection = match kept.map_or_else(|| Connection::open(address, deadline), Ok) {
+            Ok(connection) => connection,
+            Err(failure) => return Err(self.give_up(address, None, &Request::Probe, failure)),
+        };
+        let (protocol, keep) = match connection.exchange(&Request::Probe, Protocol::Meta, deadline) {
+            Ok(reply) if reply.status == Status::Done => (Protocol::Meta, true),
+            // It answered, but not in meta: not a failure of the server.
+            Ok(_) | Err(Failure::Rejected(_) | Failure::ServerError(_)) => (Protocol::Classic, true),
+            // Hung up on the unknown command, or answered nonsense.
+            Err(Failure::Broken { .. }) => (Protocol::Classic, false),
+            Err(failure) => return Err(self.give_up(address, Some(connection), &Request::Probe, failure)),
+        };
+        self.check_in(address, keep.then_some(connection), Health::Up);
+        let mut connections = CONNECTIONS.lock();
+        if let Some(server) = connections.servers.get_mut(address) {
+            server.protocol = Some(protocol);
+        }
+        Ok(protocol)
+    }
+
     /// Runs one command on the home server. A kept connection is reused
     /// unless the command must not be sent twice and a peek finds the
     /// connection closed or dirty; a kept connection found dead during a
     /// command that may be re-sent is replaced once. A connection that
     /// failed is closed, so no later command reads a reply left on it.
-    fn execute(&self, request: &Request) -> Result<Reply, StoreError> {
+    fn execute(&self, request: &Request, protocol: Protocol) -> Result<Reply, StoreError> {
         let deadline = Instant::now() + self.timeout;
         let (address, kept) = self.check_out()?;
         let resendable = request.may_resend();
         let kept = kept.filter(|connection| resendable || connection.is_idle());
         let reused = kept.is_some();
-        let mut connection = match kept.map_or_else(|| Connection::open(&address.host, address.port, deadline), Ok) {
+        let mut connection = match kept.map_or_else(|| Connection::open(address, deadline), Ok) {
             Ok(connection) => connection,
             Err(failure) => return Err(self.give_up(address, None, request, failure)),
         };
-        let mut outcome = connection.exchange(request, deadline);
+        let mut outcome = connection.exchange(request, protocol, deadline);
         // Died while kept (memcached restarted, an idle timeout): one fresh
         // connection before the server counts as down. Not after a timeout,
         // which would only double the wait.
         if reused && matches!(&outcome, Err(Failure::Broken { sent, .. }) if resendable || !sent) {
-            connection = match Connection::open(&address.host, address.port, deadline) {
+            connection = match Connection::open(address, deadline) {
                 Ok(connection) => connection,
                 Err(failure) => return Err(self.give_up(address, None, request, failure)),
             };
-            outcome = connection.exchange(request, deadline);
+            outcome = connection.exchange(request, protocol, deadline);
         }
         match outcome {
             Ok(reply) => {
@@ -105,20 +172,9 @@ impl Memcached<'_> {
     /// The home server and its idle connection, taken out of the map.
     fn check_out(&self) -> Result<(&ServerAddr, Option<Connection>), StoreError> {
         let mut connections = CONNECTIONS.lock();
-        let index = if self.servers.len() < 2 {
-            0
-        } else {
-            let rings = &mut connections.rings;
-            if !rings.contains_key(self.servers) {
-                rings.insert(self.servers.to_vec(), Ring::new(self.servers));
-            }
-            rings[self.servers].server_for(self.home)
-        };
+        let index = home_index(&mut connections, self.servers, self.home);
         let address = &self.servers[index];
-        if !connections.servers.contains_key(address) {
-            connections.servers.insert(address.clone(), Server { idle: None, down_until: None });
-        }
-        let server = connections.servers.get_mut(address).expect("inserted above");
+        let server = connections.servers.get_mut(address).expect("home_index keeps every home server");
         if server.down_until.is_some_and(|until| Instant::now() < until) {
             return Err(StoreError::new(
                 StoreFault::Unreachable,
@@ -140,7 +196,11 @@ impl Memcached<'_> {
         };
         match health {
             Health::Up => server.down_until = None,
-            Health::Down => server.down_until = Some(Instant::now() + RETRY_DOWN_SERVER_AFTER),
+            Health::Down => {
+                server.down_until = Some(Instant::now() + RETRY_DOWN_SERVER_AFTER);
+                // It may come back as another version, or another proxy.
+                server.protocol = None;
+            }
             Health::Unknown => {}
         }
         // Another thread may have put one back meanwhile: one is enough.
@@ -191,7 +251,10 @@ impl Memcached<'_> {
             failure => {
                 self.check_in(address, None, Health::Down);
                 let hint = match failure {
-                    Failure::Rejected(_) => "memcached 1.6 or newer is needed: the extension speaks its meta protocol",
+                    Failure::Rejected(_) if self.protocol == MemcacheProtocol::Meta => {
+                        "weixin.memcache_protocol=meta needs memcached 1.6 or newer: set it to auto or text"
+                    }
+                    Failure::Rejected(_) => "the server refused a command every memcached takes",
                     _ => "check weixin.memcache_servers and weixin.memcache_timeout",
                 };
                 StoreError::new(
@@ -209,52 +272,106 @@ impl Memcached<'_> {
         }
     }
 
-    /// A plain-string value and, if asked (`t`), the seconds memcached will
-    /// keep it (-1, no expiry, comes back as `None`).
-    fn get_plain(&self, key: &str, flags: &'static str) -> Result<Option<(String, Option<u32>)>, StoreError> {
-        let reply = self.execute(&Request::Get { key, flags })?;
-        // Only plain strings (client flags 0): a serialized or compressed
-        // PHP value is nothing this extension wrote or can use.
-        if reply.status != Status::Value || reply.client_flags != Some(0) {
-            return Ok(None);
-        }
-        let kept_for = reply.ttl.and_then(|t| u32::try_from(t).ok());
-        Ok(reply.value.and_then(|bytes| String::from_utf8(bytes).ok()).map(|value| (value, kept_for)))
+    /// The plain-string values (client flags 0) of `keys` that exist:
+    /// a serialized or compressed PHP value is nothing this extension wrote
+    /// or can use.
+    fn get_plain(&self, keys: &[&str], protocol: Protocol) -> Result<Reply, StoreError> {
+        let mut reply = self.execute(&Request::Get { keys, ttl: false, cas: false }, protocol)?;
+        reply.items.retain(|item| item.client_flags == Some(0));
+        Ok(reply)
     }
 
     /// Adds `delta` to the number under `key`, or creates it as `initial`
-    /// kept `ttl` seconds: the new value. One `ma`, never sent twice (a lost
-    /// reply is `StoreFault::Ambiguous`).
+    /// kept `ttl` seconds: the new value. Never sent twice (a lost reply is
+    /// `StoreFault::Ambiguous`). Meta: one `ma`. Classic: `incr`, and when
+    /// the key is missing `add`, and when someone else added it meanwhile
+    /// `incr` again (the first one counted nothing).
     pub fn increment(&self, key: &str, delta: u64, initial: u64, ttl: u32) -> Result<u64, StoreError> {
-        let reply = self.execute(&Request::Increment { key, delta, initial, ttl })?;
+        let protocol = self.protocol()?;
+        let incr = Request::Increment { key, delta, create: Some((initial, ttl)) };
+        let mut reply = self.execute(&incr, protocol)?;
+        if protocol == Protocol::Classic && reply.status == Status::NotFound {
+            let value = initial.to_string();
+            let add = Request::Store { key, value: &value, ttl, mode: Mode::Add };
+            match self.execute(&add, protocol)?.status {
+                Status::Done => return Ok(initial),
+                Status::NotStored => reply = self.execute(&incr, protocol)?,
+                status => reply = Reply::status(status),
+            }
+        }
         if reply.status != Status::Value {
-            // NS: not created after a miss (memcached stores nothing).
+            // Not created after a miss (memcached stores nothing).
             return Err(StoreError::new(
                 StoreFault::Full,
                 format!("memcached did not count {key} (it answered {:?})", reply.status),
             ));
         }
-        reply.value.as_deref().and_then(number).ok_or_else(|| not_a_number(None, key))
+        reply.items.first().and_then(|item| number(&item.value)).ok_or_else(|| not_a_number(None, key))
     }
 
-    /// The value and CAS of `key` if it holds `expected`.
-    fn cas_if(&self, key: &str, expected: &str) -> Result<Option<u64>, StoreError> {
-        let reply = self.execute(&Request::Get { key, flags: "v c" })?;
-        Ok(reply.cas.filter(|_| reply.value.as_deref() == Some(expected.as_bytes())))
+    /// The CAS of `key` if it holds `expected`.
+    fn cas_if(&self, key: &str, expected: &str, protocol: Protocol) -> Result<Option<u64>, StoreError> {
+        let reply = self.execute(&Request::Get { keys: &[key], ttl: false, cas: true }, protocol)?;
+        Ok(reply.item(key).filter(|item| item.value == expected.as_bytes()).and_then(|item| item.cas))
     }
+}
+
+/// The index of the server that holds `home`, that server known to the map.
+fn home_index(connections: &mut ProcessConnections, servers: &[ServerAddr], home: &str) -> usize {
+    let index = if servers.len() < 2 {
+        0
+    } else {
+        let rings = &mut connections.rings;
+        if !rings.contains_key(servers) {
+            rings.insert(servers.to_vec(), Ring::new(servers));
+        }
+        rings[servers].server_for(home)
+    };
+    let address = &servers[index];
+    if !connections.servers.contains_key(address) {
+        connections.servers.insert(address.clone(), Server { idle: None, down_until: None, protocol: None });
+    }
+    index
+}
+
+fn utf8(bytes: &[u8]) -> Option<String> {
+    std::str::from_utf8(bytes).ok().map(str::to_string)
 }
 
 impl SharedStore for Memcached<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get_plain(key, "v f")?.map(|(value, _)| value))
+        let reply = self.get_plain(&[key], self.protocol()?)?;
+        Ok(reply.item(key).and_then(|item| utf8(&item.value)))
     }
 
-    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
-        self.get_plain(key, "v f t")
+    /// Meta: the token and how long memcached keeps it (`mg … t`), then the
+    /// record unless the token is known. Classic: the token and the record
+    /// in one `get`.
+    fn read_token(&self, keys: &Keys, known: Option<&str>) -> Result<Option<Sighting>, StoreError> {
+        let protocol = self.protocol()?;
+        if protocol == Protocol::Classic {
+            let reply = self.get_plain(&[&keys.token, &keys.meta], protocol)?;
+            let Some(token) = reply.item(&keys.token).and_then(|item| utf8(&item.value)) else {
+                return Ok(None);
+            };
+            let record = reply.item(&keys.meta).and_then(|item| utf8(&item.value));
+            return Ok(Some(Sighting { token, record, age: Age::Untold }));
+        }
+        let reply = self.execute(&Request::Get { keys: &[&keys.token], ttl: true, cas: false }, protocol)?;
+        let Some(item) = reply.items.first().filter(|item| item.client_flags == Some(0)) else {
+            return Ok(None);
+        };
+        let Some(token) = utf8(&item.value) else {
+            return Ok(None);
+        };
+        // -1, no expiry, comes back as `None`.
+        let kept_for = item.ttl.and_then(|t| u32::try_from(t).ok());
+        let record = if known == Some(token.as_str()) { None } else { self.get(&keys.meta)? };
+        Ok(Some(Sighting { token, record, age: Age::KeptFor(kept_for) }))
     }
 
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError> {
-        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Set })?;
+        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Set }, self.protocol()?)?;
         if reply.status == Status::Done {
             return Ok(());
         }
@@ -265,22 +382,24 @@ impl SharedStore for Memcached<'_> {
     }
 
     fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
-        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Add })?;
+        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Add }, self.protocol()?)?;
         Ok(reply.status == Status::Done)
     }
 
     fn replace_if(&self, key: &str, expected: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
-        let Some(cas) = self.cas_if(key, expected)? else {
+        let protocol = self.protocol()?;
+        let Some(cas) = self.cas_if(key, expected, protocol)? else {
             return Ok(false);
         };
-        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Cas(cas) })?;
+        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Cas(cas) }, protocol)?;
         Ok(reply.status == Status::Done)
     }
 
     fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError> {
         // Only that version: a value someone else stored meanwhile stays.
-        if let Some(cas) = self.cas_if(key, expected)? {
-            self.execute(&Request::DeleteIf { key, cas })?;
+        let protocol = self.protocol()?;
+        if let Some(cas) = self.cas_if(key, expected, protocol)? {
+            self.execute(&Request::DeleteIf { key, cas }, protocol)?;
         }
         Ok(())
     }
@@ -292,11 +411,12 @@ impl SharedStore for Memcached<'_> {
 pub struct Counters<'a> {
     pub servers: &'a [ServerAddr],
     pub timeout: Duration,
+    pub protocol: MemcacheProtocol,
 }
 
 impl Counters<'_> {
     fn on_home_of<'k>(&'k self, key: &'k str) -> Memcached<'k> {
-        Memcached { servers: self.servers, home: key, timeout: self.timeout }
+        Memcached { servers: self.servers, home: key, timeout: self.timeout, protocol: self.protocol }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The store against a fake memcached on loopback, one thread per
 //! connection, scripted per test.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,8 @@ use super::*;
 struct Peer {
     reader: BufReader<TcpStream>,
     log: Arc<Mutex<Vec<String>>>,
+    /// The data block of the last storage command.
+    last_data: String,
 }
 
 impl Peer {
@@ -25,10 +28,16 @@ impl Peer {
             return None;
         }
         let line = line.trim_end().to_string();
-        if line.starts_with("ms ") {
-            let length: usize = line.split(' ').nth(2)?.parse().ok()?;
+        let length_at = match line.split(' ').next() {
+            Some("ms") => Some(2),
+            Some("set" | "add" | "cas") => Some(4),
+            _ => None,
+        };
+        if let Some(at) = length_at {
+            let length: usize = line.split(' ').nth(at)?.parse().ok()?;
             let mut data = vec![0; length + 2];
             self.reader.read_exact(&mut data).ok()?;
+            self.last_data = String::from_utf8_lossy(&data[..length]).into_owned();
         }
         self.log.lock().unwrap().push(line.clone());
         Some(line)
@@ -67,7 +76,8 @@ impl Fake {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let number = connections2.fetch_add(1, Ordering::SeqCst);
-                let mut peer = Peer { reader: BufReader::new(stream), log: Arc::clone(&log2) };
+                let mut peer =
+                    Peer { reader: BufReader::new(stream), log: Arc::clone(&log2), last_data: String::new() };
                 let (serve, closing) = (Arc::clone(&serve), closing.clone());
                 thread::spawn(move || {
                     serve(number, &mut peer);
@@ -97,8 +107,19 @@ impl Fake {
     }
 }
 
+/// A store pinned to the meta protocol (the fakes speak it unasked).
 fn store<'a>(servers: &'a [ServerAddr], home: &'a str) -> Memcached<'a> {
-    Memcached { servers, home, timeout: Duration::from_millis(500) }
+    Memcached { servers, home, timeout: Duration::from_millis(500), protocol: MemcacheProtocol::Meta }
+}
+
+/// The plain value under `key` and how long memcached keeps it (`mg … t`).
+fn get_with_ttl(store: &Memcached, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
+    let reply = store.execute(&Request::Get { keys: &[key], ttl: true, cas: false }, Protocol::Meta)?;
+    Ok(reply
+        .items
+        .first()
+        .filter(|item| item.client_flags == Some(0))
+        .map(|item| (String::from_utf8(item.value.clone()).unwrap(), item.ttl.and_then(|t| u32::try_from(t).ok()))))
 }
 
 impl Fake {
@@ -219,9 +240,9 @@ fn replies_split_across_small_writes_are_read_whole() {
     });
     let servers = [fake.address.clone()];
     let store = store(&servers, "k");
-    assert_eq!(store.get_with_ttl("k"), Ok(Some(("0123\r\n6789".to_string(), Some(100)))));
+    assert_eq!(get_with_ttl(&store, "k"), Ok(Some(("0123\r\n6789".to_string(), Some(100)))));
     assert!(store.get("big").unwrap() == Some(long), "a value larger than the buffer");
-    assert_eq!(store.get_with_ttl("k"), Ok(Some(("0123\r\n6789".to_string(), Some(100)))));
+    assert_eq!(get_with_ttl(&store, "k"), Ok(Some(("0123\r\n6789".to_string(), Some(100)))));
     assert_eq!(fake.connections(), 1);
 }
 
@@ -238,16 +259,21 @@ fn only_plain_strings_are_values() {
     });
     let servers = [fake.address.clone()];
     let store = store(&servers, "k");
-    assert_eq!(store.get_with_ttl("serialized"), Ok(None));
-    assert_eq!(store.get_with_ttl("forever"), Ok(Some(("T1".to_string(), None))), "no expiry");
-    assert_eq!(store.get_with_ttl("missing"), Ok(None));
+    assert_eq!(get_with_ttl(&store, "serialized"), Ok(None));
+    assert_eq!(get_with_ttl(&store, "forever"), Ok(Some(("T1".to_string(), None))), "no expiry");
+    assert_eq!(get_with_ttl(&store, "missing"), Ok(None));
 }
 
 #[test]
 fn a_silent_server_times_out_and_is_skipped() {
     let fake = Fake::start(|_, peer| while peer.request().is_some() {});
     let servers = [fake.address.clone()];
-    let store = Memcached { servers: &servers, home: "k", timeout: Duration::from_millis(100) };
+    let store = Memcached {
+        servers: &servers,
+        home: "k",
+        timeout: Duration::from_millis(100),
+        protocol: MemcacheProtocol::Meta,
+    };
     let started = Instant::now();
     let error = store.get("k").unwrap_err();
     let took = started.elapsed();
@@ -269,7 +295,7 @@ fn an_old_memcached_is_named() {
     let servers = [fake.address.clone()];
     let error = store(&servers, "k").get("k").unwrap_err();
     assert_eq!(error.fault, StoreFault::Unreachable);
-    assert!(error.message.contains("memcached 1.6 or newer is needed"), "{error}");
+    assert!(error.message.contains("weixin.memcache_protocol=meta needs memcached 1.6 or newer"), "{error}");
 }
 
 #[test]
@@ -295,7 +321,7 @@ fn every_key_goes_to_the_plain_keys_server() {
         })
         .unwrap();
     let store = store(&servers, &home);
-    store.get_with_ttl(&home).unwrap();
+    store.read_token(&Keys::new(&home, false), None).unwrap();
     store.set(&format!("{home}:meta"), "v1", 60).unwrap();
     store.add(&format!("{home}:lock"), "x", 7).unwrap();
     store.delete_if(&format!("{home}:lock"), "x").unwrap();
@@ -384,7 +410,7 @@ fn counting_fake() -> Fake {
 }
 
 fn counters(servers: &[ServerAddr]) -> Counters<'_> {
-    Counters { servers, timeout: Duration::from_millis(500) }
+    Counters { servers, timeout: Duration::from_millis(500), protocol: MemcacheProtocol::Meta }
 }
 
 #[test]
@@ -463,4 +489,144 @@ fn a_counter_goes_to_its_own_keys_server() {
             assert_eq!(fake.seen(&format!("ma {key} ")), usize::from(index == at), "{key}: server {index}");
         }
     }
+}
+
+/// A memcached that speaks only classic text commands, over a map (no
+/// expiry): `on_probe` says what it does with a meta no-op.
+#[derive(Clone, Copy)]
+enum OnProbe {
+    /// memcached 1.4/1.5: `ERROR`.
+    Error,
+    /// twemproxy: hangs up.
+    HangUp,
+}
+
+fn classic_fake(on_probe: OnProbe) -> Fake {
+    let items: Arc<Mutex<HashMap<String, (String, u64)>>> = Arc::default();
+    let next_cas = Arc::new(AtomicUsize::new(1));
+    Fake::start(move |_, peer| {
+        while let Some(line) = peer.request() {
+            let words: Vec<&str> = line.split(' ').collect();
+            let mut items = items.lock().unwrap();
+            let reply = match words[0] {
+                "mn" | "mg" | "ms" | "md" | "ma" => match on_probe {
+                    OnProbe::Error => "ERROR\r\n".to_string(),
+                    OnProbe::HangUp => return,
+                },
+                "get" | "gets" => {
+                    let mut out = String::new();
+                    for key in &words[1..] {
+                        if let Some((value, cas)) = items.get(*key) {
+                            let cas = if words[0] == "gets" { format!(" {cas}") } else { String::new() };
+                            out.push_str(&format!("VALUE {key} 0 {}{cas}\r\n{value}\r\n", value.len()));
+                        }
+                    }
+                    out + "END\r\n"
+                }
+                "set" | "add" | "cas" => {
+                    let present = items.get(words[1]).cloned();
+                    let cas = next_cas.fetch_add(1, Ordering::SeqCst) as u64;
+                    let value = peer.last_data.clone();
+                    let expired = words[3] == "2592001";
+                    match (words[0], present) {
+                        ("add", Some(_)) => "NOT_STORED\r\n".to_string(),
+                        ("cas", None) => "NOT_FOUND\r\n".to_string(),
+                        ("cas", Some((_, old))) if old.to_string() != words[5] => "EXISTS\r\n".to_string(),
+                        _ => {
+                            if expired {
+                                items.remove(words[1]);
+                            } else {
+                                items.insert(words[1].to_string(), (value, cas));
+                            }
+                            "STORED\r\n".to_string()
+                        }
+                    }
+                }
+                "incr" => match items.get_mut(words[1]) {
+                    Some((value, _)) => {
+                        let n: u64 = value.trim().parse::<u64>().unwrap() + words[2].parse::<u64>().unwrap();
+                        *value = n.to_string();
+                        format!("{n}\r\n")
+                    }
+                    None => "NOT_FOUND\r\n".to_string(),
+                },
+                _ => "ERROR\r\n".to_string(),
+            };
+            drop(items);
+            peer.reply(reply.as_bytes());
+        }
+    })
+}
+
+fn auto<'a>(servers: &'a [ServerAddr], home: &'a str) -> Memcached<'a> {
+    Memcached { servers, home, timeout: Duration::from_millis(500), protocol: MemcacheProtocol::Auto }
+}
+
+#[test]
+fn a_server_without_meta_commands_is_spoken_to_in_classic_commands_unwarned() {
+    for on_probe in [OnProbe::Error, OnProbe::HangUp] {
+        let fake = classic_fake(on_probe);
+        let servers = [fake.address.clone()];
+        let store = auto(&servers, "k");
+        let keys = Keys::new("k", false);
+        assert_eq!(store.read_token(&keys, None), Ok(None));
+        store.set("k", "T1", 60).unwrap();
+        store.set("k:meta", "v3 61 50 59 60 T1", 50).unwrap();
+        let seen = store.read_token(&keys, Some("T1")).unwrap().unwrap();
+        assert_eq!(seen, Sighting { token: "T1".into(), record: Some("v3 61 50 59 60 T1".into()), age: Age::Untold });
+        // The lock: add, compare-and-swap, compare-and-delete.
+        assert!(store.add("k:lock", "A", 7).unwrap());
+        assert!(!store.add("k:lock", "B", 7).unwrap());
+        assert!(!store.replace_if("k:lock", "B", "C", 7).unwrap());
+        assert!(store.replace_if("k:lock", "A", "C", 7).unwrap());
+        store.delete_if("k:lock", "A").unwrap();
+        assert_eq!(store.get("k:lock").unwrap().as_deref(), Some("C"), "another value stays");
+        store.delete_if("k:lock", "C").unwrap();
+        assert_eq!(store.get("k:lock").unwrap(), None);
+        // Counting: created by add, then incr.
+        assert_eq!(store.increment("n", 1, 1, 60), Ok(1));
+        assert_eq!(store.increment("n", 1, 1, 60), Ok(2));
+        assert_eq!(fake.seen("mn"), 1, "asked once");
+        assert_eq!(fake.seen("mg") + fake.seen("ms") + fake.seen("ma") + fake.seen("md"), 0);
+        assert_eq!(fake.seen("gets k:lock"), 4);
+        let expected_connections = match on_probe {
+            OnProbe::Error => 1,
+            OnProbe::HangUp => 2,
+        };
+        assert_eq!(fake.connections(), expected_connections);
+    }
+}
+
+#[test]
+fn a_server_that_answers_the_probe_is_spoken_to_in_meta_commands() {
+    let fake = Fake::start(|_, peer| {
+        while let Some(line) = peer.request() {
+            peer.reply(if line == "mn" { b"MN\r\n" } else { b"EN\r\n" });
+        }
+    });
+    let servers = [fake.address.clone()];
+    let store = auto(&servers, "k");
+    assert_eq!(store.get("a"), Ok(None));
+    assert_eq!(store.get("b"), Ok(None));
+    assert_eq!((fake.seen("mn"), fake.seen("mg "), fake.connections()), (1, 2, 1));
+}
+
+#[test]
+fn a_silent_server_is_not_taken_for_an_old_one() {
+    let fake = Fake::start(|_, peer| while peer.request().is_some() {});
+    let servers = [fake.address.clone()];
+    let store = Memcached { servers: &servers, home: "k", timeout: Duration::from_millis(100), ..auto(&servers, "k") };
+    let error = store.get("k").unwrap_err();
+    assert_eq!(error.fault, StoreFault::Unreachable);
+    assert!(error.message.contains("timed out"), "{error}");
+}
+
+#[test]
+fn pinned_to_text_a_server_is_never_probed() {
+    let fake = classic_fake(OnProbe::HangUp);
+    let servers = [fake.address.clone()];
+    let store = Memcached { protocol: MemcacheProtocol::Text, ..auto(&servers, "k") };
+    store.set("k", "T1", 60).unwrap();
+    assert_eq!(store.get("k").unwrap().as_deref(), Some("T1"));
+    assert_eq!((fake.seen("mn"), fake.connections()), (0, 1));
 }

@@ -2,11 +2,26 @@
 //! served, how long memcached keeps it, and how that is shared.
 //!
 //! Times here are this process's own clock. What goes to memcached is
-//! relative: `KEY:meta` holds seconds counted from the write, and a reader
-//! learns how long ago that was from memcached itself (the key's remaining
-//! TTL), so machines whose clocks disagree still agree on a token's age.
+//! relative: `KEY:meta` holds seconds counted from the write, and memcached
+//! keeps it until the token is due. A reader that speaks the meta protocol
+//! learns how long ago the write was from memcached itself (the plain key's
+//! remaining TTL); one that speaks classic text commands learns only
+//! whether the record is still there, that is whether the token is due.
+//! Either way memcached measures the time, so machines whose clocks
+//! disagree still agree on a token's age.
 
-use super::ports::FetchedToken;
+use super::ports::{Age, FetchedToken, Sighting};
+
+/// The record's format: `v3` records live until the token is due (`v2`,
+/// written by older versions, lived as long as the token: they say nothing
+/// to a reader that cannot ask memcached for a key's TTL).
+const RECORD: &str = "v3";
+const RECORD_KEPT_WITH_TOKEN: &str = "v2";
+
+/// How long a token seen in memcached, whose age memcached does not tell,
+/// is served by this process without looking again: only for the lookup
+/// that saw it.
+const THIS_LOOKUP: f64 = 0.001;
 
 /// memcached reads an expiry over 30 days as a Unix timestamp.
 pub const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
@@ -54,17 +69,72 @@ impl Entry {
         Entry { token, refresh_at: expires_at - refresh_margin as f64, expires_at, dies_at: expires_at + 1.0 }
     }
 
-    /// `KEY:meta` for a write at `now` whose keys memcached keeps `ttl`
-    /// seconds: `v2 ttl refresh_after serve_for dies_after token`, each
-    /// time in seconds after the write.
+    /// `KEY:meta` for a write at `now` whose plain key memcached keeps
+    /// `ttl` seconds: `v3 ttl refresh_after serve_for dies_after token`,
+    /// each time in seconds after the write.
     pub fn encode(&self, now: f64, ttl: u32) -> String {
         format!(
-            "v2 {ttl} {:.3} {:.3} {:.3} {}",
+            "{RECORD} {ttl} {:.3} {:.3} {:.3} {}",
             self.refresh_at - now,
             self.expires_at - now,
             self.dies_at - now,
             self.token
         )
+    }
+
+    /// Seconds memcached keeps `KEY:meta`: until the token is due (at least
+    /// a second, never longer than the token itself).
+    pub fn record_ttl(&self, now: f64, ttl: u32) -> u32 {
+        ((self.refresh_at - now).ceil().max(1.0) as u64).min(u64::from(ttl)) as u32
+    }
+
+    /// The shared token as memcached shows it, on this process's clock;
+    /// `known`: what this process already knows of a token.
+    pub fn sighted(sighting: Sighting, known: Option<&Entry>, now: f64, refresh_margin: u64) -> Entry {
+        let Sighting { token, record, age } = sighting;
+        let known = known.filter(|k| k.token == token);
+        match age {
+            Age::KeptFor(kept_for) => match (record, known) {
+                (None, Some(known)) => known.clone(),
+                (record, _) => record
+                    .and_then(|r| Entry::decode(&r, &token, kept_for, now))
+                    .unwrap_or_else(|| Entry::legacy(token, kept_for, now, refresh_margin)),
+            },
+            Age::Untold => match record.as_deref().and_then(|r| Lifetimes::parse(r, &token, &[RECORD])) {
+                Some(life) => Entry::not_due(token, &life, known, now),
+                None => Entry::due(token, known, now),
+            },
+        }
+    }
+
+    /// A token whose record is still there: not due, and at most
+    /// `refresh_after` old by memcached's count (a second more for its
+    /// coarse clock). What this process knows of it stands while it agrees;
+    /// otherwise it is served, without looking again, only as long as a
+    /// token that old would be, and at least for this lookup.
+    fn not_due(token: String, life: &Lifetimes, known: Option<&Entry>, now: f64) -> Entry {
+        if let Some(known) = known.filter(|k| now < k.refresh_at) {
+            return known.clone();
+        }
+        let written_at = now - life.refresh_after - 1.0;
+        let served_until = (written_at + life.serve_for).max(now + THIS_LOOKUP);
+        Entry {
+            token,
+            refresh_at: served_until,
+            expires_at: served_until,
+            dies_at: (written_at + life.dies_after).max(served_until),
+        }
+    }
+
+    /// A token whose record is gone (or never was: legacy code cached it):
+    /// due. memcached still holding the plain key says it is served (the
+    /// key lives a second past the serving time, inside the guard before
+    /// WeChat's expiry), for this lookup, or as long as this process
+    /// knows it is.
+    fn due(token: String, known: Option<&Entry>, now: f64) -> Entry {
+        let expires_at = known.map_or(now + THIS_LOOKUP, |k| k.expires_at.max(now + THIS_LOOKUP));
+        let dies_at = known.map_or(expires_at, |k| k.dies_at.max(expires_at));
+        Entry { token, refresh_at: f64::NEG_INFINITY, expires_at, dies_at }
     }
 
     /// Reads `KEY:meta` back for the token found under the plain key, which
@@ -73,26 +143,17 @@ impl Entry {
     /// true age is within a second of that. The refresh point takes it as
     /// it is (a refresh a second early or late is harmless); the serving
     /// times take it a second older, so a token is never served late.
-    /// `None`: the record is of another token, of another format (older
-    /// versions), or does not match the key's TTL (written again since).
+    /// `None`: the record is of another token, of another format, or does
+    /// not match the key's TTL (written again since).
     pub fn decode(value: &str, token: &str, kept_for: Option<u32>, now: f64) -> Option<Entry> {
-        let mut parts = value.split(' ');
-        if parts.next()? != "v2" {
-            return None;
-        }
-        let ttl: u32 = parts.next()?.parse().ok()?;
-        let mut seconds = || parts.next()?.parse::<f64>().ok().filter(|t| t.is_finite());
-        let (refresh_after, serve_for, dies_after) = (seconds()?, seconds()?, seconds()?);
-        if parts.next()? != token || parts.next().is_some() {
-            return None;
-        }
-        let kept_for = kept_for.filter(|&left| left <= ttl)?;
-        let written_at = now - f64::from(ttl - kept_for);
+        let life = Lifetimes::parse(value, token, &[RECORD, RECORD_KEPT_WITH_TOKEN])?;
+        let kept_for = kept_for.filter(|&left| left <= life.ttl)?;
+        let written_at = now - f64::from(life.ttl - kept_for);
         Some(Entry {
             token: token.to_string(),
-            refresh_at: written_at + refresh_after,
-            expires_at: written_at - 1.0 + serve_for,
-            dies_at: written_at - 1.0 + dies_after,
+            refresh_at: written_at + life.refresh_after,
+            expires_at: written_at - 1.0 + life.serve_for,
+            dies_at: written_at - 1.0 + life.dies_after,
         })
     }
 
@@ -102,6 +163,32 @@ impl Entry {
     pub fn memcached_ttl(&self, now: f64) -> u32 {
         let kept = ((self.expires_at - now).ceil() + 1.0).min((self.dies_at - now).ceil());
         (kept.max(1.0) as u64).min(MAX_RELATIVE_TTL) as u32
+    }
+}
+
+/// A record's fields: the plain key's TTL and the times after the write.
+struct Lifetimes {
+    ttl: u32,
+    refresh_after: f64,
+    serve_for: f64,
+    dies_after: f64,
+}
+
+impl Lifetimes {
+    /// `value` if it is a record of one of `formats` for `token`.
+    fn parse(value: &str, token: &str, formats: &[&str]) -> Option<Lifetimes> {
+        let mut parts = value.split(' ');
+        let format = parts.next()?;
+        if !formats.contains(&format) {
+            return None;
+        }
+        let ttl: u32 = parts.next()?.parse().ok()?;
+        let mut seconds = || parts.next()?.parse::<f64>().ok().filter(|t| t.is_finite());
+        let (refresh_after, serve_for, dies_after) = (seconds()?, seconds()?, seconds()?);
+        if parts.next()? != token || parts.next().is_some() {
+            return None;
+        }
+        Some(Lifetimes { ttl, refresh_after, serve_for, dies_after })
     }
 }
 
@@ -144,7 +231,8 @@ mod tests {
         let ttl = entry.memcached_ttl(100.0);
         assert_eq!(ttl, 7141);
         let record = entry.encode(100.0, ttl);
-        assert_eq!(record, "v2 7141 6900.000 7140.000 7200.000 ABC");
+        assert_eq!(record, "v3 7141 6900.000 7140.000 7200.000 ABC");
+        assert_eq!(entry.record_ttl(100.0, ttl), 6900, "the record lives until the token is due");
         // Read 40 s later (memcached says so) by a machine whose clock is
         // 15 minutes ahead: the same schedule on its own clock, served until
         // a second early.
@@ -165,13 +253,63 @@ mod tests {
             "",
             "v2",
             "v1 1 2 3 4 ABC",
+            "v4 7141 1 2 3 ABC",
             "v2 x 1 2 3 ABC",
-            "v2 7141 1 2 ABC",
-            "v2 7141 1 2 3 ABC X",
-            "v2 7141 a 2 3 ABC",
+            "v3 7141 1 2 ABC",
+            "v3 7141 1 2 3 ABC X",
+            "v3 7141 a 2 3 ABC",
         ] {
             assert!(Entry::decode(bad, "ABC", Some(7000), 0.0).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn older_versions_records_are_read_where_memcached_tells_the_age() {
+        let read = Entry::decode("v2 7141 6900.000 7140.000 7200.000 ABC", "ABC", Some(7141), 0.0).unwrap();
+        assert_eq!(read.refresh_at, 6900.0);
+        let untold =
+            Sighting { token: "ABC".into(), record: Some("v2 7141 6900 7140 7200 ABC".into()), age: Age::Untold };
+        assert_eq!(Entry::sighted(untold, None, 0.0, 300).refresh_at, f64::NEG_INFINITY, "it says nothing of due");
+    }
+
+    fn untold(record: Option<&str>) -> Sighting {
+        Sighting { token: "ABC".into(), record: record.map(str::to_string), age: Age::Untold }
+    }
+
+    #[test]
+    fn without_ages_a_record_says_not_due_and_bounds_how_long_the_token_is_served_unasked() {
+        let record = Entry::fresh(fetched("ABC", 7200), 0.0, 300).encode(0.0, 7141);
+        // Read by a process that knows nothing, on any clock.
+        let read = Entry::sighted(untold(Some(&record)), None, 5000.0, 300);
+        // At most 6901 s old: served until 7140 - 6901 = 239 s from now,
+        // then looked up again (it may be due by then).
+        assert_eq!(read.refresh_at, 5239.0);
+        assert_eq!(read.expires_at, 5239.0);
+        assert_eq!(read.dies_at, 5299.0);
+        // This process's own schedule stands while memcached agrees.
+        let own = Entry::fresh(fetched("ABC", 7200), 4000.0, 300);
+        assert_eq!(Entry::sighted(untold(Some(&record)), Some(&own), 5000.0, 300), own);
+    }
+
+    #[test]
+    fn without_ages_no_record_means_due_and_served_for_this_lookup() {
+        let due = Entry::sighted(untold(None), None, 5000.0, 300);
+        assert!(due.refresh_at < 5000.0 && 5000.0 < due.expires_at && due.expires_at < 5000.1, "{due:?}");
+        let legacy_record = Entry::sighted(untold(Some("v3 7141 6900 7140 7200 OTHER")), None, 5000.0, 300);
+        assert!(legacy_record.refresh_at < 5000.0, "a record of another token says nothing");
+        // Known: served as long as this process knows it is, still due.
+        let own = Entry::fresh(fetched("ABC", 7200), 0.0, 300);
+        let due = Entry::sighted(untold(None), Some(&own), 6950.0, 300);
+        assert_eq!((due.refresh_at, due.expires_at), (f64::NEG_INFINITY, own.expires_at));
+    }
+
+    #[test]
+    fn with_ages_a_known_token_needs_no_record() {
+        let own = Entry::fresh(fetched("ABC", 7200), 0.0, 300);
+        let seen = Sighting { token: "ABC".into(), record: None, age: Age::KeptFor(Some(7000)) };
+        assert_eq!(Entry::sighted(seen.clone(), Some(&own), 141.0, 300), own);
+        let legacy = Entry::sighted(seen, None, 141.0, 300);
+        assert_eq!(legacy.expires_at, 141.0 + 7000.0 - 1.0);
     }
 
     #[test]

@@ -53,5 +53,7 @@ pub use entry::{is_token, refresh_delay, serve_ttl, MAX_RELATIVE_TTL, MAX_TOKEN_
 pub use keys::{make_key, Keys, LONGEST_SUFFIX};
 pub use local::{LocalCache, LocalSlot};
 pub use policy::Policy;
-pub use ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, SystemClock, TokenKind, Upstream};
+pub use ports::{
+    Age, Clock, FetchedToken, SharedStore, Sighting, StoreError, StoreFault, SystemClock, TokenKind, Upstream,
+};
 pub use rules::TokenService;

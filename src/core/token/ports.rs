@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::keys::Keys;
 use crate::error::WeixinError;
 use crate::secret::Secret;
 
@@ -49,15 +50,37 @@ impl From<StoreError> for WeixinError {
     }
 }
 
+/// The shared token as memcached shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    /// A plain-string value (client flags 0), not yet checked to be a token.
+    pub token: String,
+    /// `KEY:meta`, if it was read and is there.
+    pub record: Option<String>,
+    pub age: Age,
+}
+
+/// What memcached says of how old the plain key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Age {
+    /// The meta protocol tells how many more seconds memcached keeps the
+    /// key, as memcached itself counts them (`None`: no expiry).
+    KeptFor(Option<u32>),
+    /// Classic text commands tell nothing: only whether the record, which
+    /// memcached keeps until the token is due, is still there.
+    Untold,
+}
+
 /// What the rules need from memcached. Every key of one token (the plain
 /// key and its companions) lives on one server: the one the plain key maps
 /// to.
 pub trait SharedStore {
     /// A plain-string value (client flags 0), or `None`.
     fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
-    /// The same, with the seconds memcached will still keep it, as
-    /// memcached itself counts them (`None`: no expiry).
-    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError>;
+    /// The plain token under `keys.token` and what memcached says of its
+    /// life: the record under `keys.meta`, read unless the token is `known`
+    /// (this process's own) and memcached tells its age, and that age.
+    fn read_token(&self, keys: &Keys, known: Option<&str>) -> Result<Option<Sighting>, StoreError>;
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError>;
     /// Stores only if the key is absent; whether it did. A lost reply is
     /// `StoreFault::Ambiguous`, never a second `add`.

@@ -193,27 +193,20 @@ impl TokenService<'_> {
 
     /// The shared token. The plain key is what legacy code reads and
     /// writes, so it says which token is current; `:meta` only adds what is
-    /// known of that token's life, relative to memcached's own count of the
-    /// key's age. A plain token that `:meta` does not describe was written
-    /// by legacy code (or an older version) and lives as long as memcached
-    /// keeps it; no plain key means no token, even if `:meta` is left
-    /// (deleting the key forces a new token, as it did with the legacy
-    /// class). A token this process already knows needs no `:meta` read:
-    /// one round trip, as for legacy code.
+    /// known of that token's life, measured by memcached (see `Entry`). A
+    /// plain token that `:meta` does not describe was written by legacy
+    /// code (or an older version); no plain key means no token, even if
+    /// `:meta` is left (deleting the key forces a new token, as it did with
+    /// the legacy class). A token this process already knows needs no
+    /// `:meta` read where memcached tells its age: one round trip, as for
+    /// legacy code.
     fn read_shared(&self) -> Result<Option<Entry>, StoreError> {
-        let Some((token, kept_for)) = self.store.get_with_ttl(&self.keys.token)?.filter(|(v, _)| is_token(v)) else {
+        let known = self.local.state().held.as_ref().map(|h| h.entry.clone());
+        let sighting = self.store.read_token(self.keys, known.as_ref().map(|k| k.token.as_str()))?;
+        let Some(sighting) = sighting.filter(|s| is_token(&s.token)) else {
             return Ok(None);
         };
-        let known = self.local.state().held.as_ref().filter(|h| h.entry.token == token).map(|h| h.entry.clone());
-        if let Some(known) = known {
-            return Ok(Some(known));
-        }
-        let meta = self.store.get(&self.keys.meta)?;
-        let now = self.clock.now();
-        Ok(Some(match meta.as_deref().and_then(|m| Entry::decode(m, &token, kept_for, now)) {
-            Some(entry) => entry,
-            None => Entry::legacy(token, kept_for, now, self.policy.refresh_margin),
-        }))
+        Ok(Some(Entry::sighted(sighting, known.as_ref(), self.clock.now(), self.policy.refresh_margin)))
     }
 
     /// memcached answers again after this process got a token without it.
@@ -398,12 +391,13 @@ impl TokenService<'_> {
     }
 
     /// Writes the token for both kinds of readers: the plain key (legacy
-    /// code, and the one that says which token is current), then `:meta`.
-    /// A reader between the two sees the new token without its record.
+    /// code, and the one that says which token is current), then `:meta`,
+    /// kept until the token is due. A reader between the two sees the new
+    /// token without its record: due, while the lock is still held.
     fn publish(&self, entry: &Entry, now: f64) -> Result<(), WeixinError> {
         let ttl = entry.memcached_ttl(now);
         self.store.set(&self.keys.token, &entry.token, ttl)?;
-        self.store.set(&self.keys.meta, &entry.encode(now, ttl), ttl)?;
+        self.store.set(&self.keys.meta, &entry.encode(now, ttl), entry.record_ttl(now, ttl))?;
         Ok(())
     }
 

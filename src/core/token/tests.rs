@@ -26,6 +26,8 @@ struct MapStore<'c> {
     full: Cell<bool>,
     /// The next state-changing command is applied but its reply is lost.
     lose_next_reply: Cell<bool>,
+    /// Speaks classic text commands: tells no key's TTL.
+    untold: Cell<bool>,
     gets: Cell<u32>,
     adds: Cell<u32>,
     /// Called on each get: lets a test act as "another process".
@@ -40,6 +42,7 @@ impl<'c> MapStore<'c> {
             down: Cell::new(false),
             full: Cell::new(false),
             lose_next_reply: Cell::new(false),
+            untold: Cell::new(false),
             gets: Cell::new(0),
             adds: Cell::new(0),
             on_get: RefCell::new(None),
@@ -77,12 +80,18 @@ impl<'c> MapStore<'c> {
 }
 
 impl SharedStore for MapStore<'_> {
-    fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
-        let Some(value) = self.get(key)? else { return Ok(None) };
-        let expiry = self.values.borrow()[key].1;
+    fn read_token(&self, keys: &Keys, known: Option<&str>) -> Result<Option<Sighting>, StoreError> {
+        let Some(token) = self.get(&keys.token)? else { return Ok(None) };
+        if self.untold.get() {
+            // Classic text commands: one multi-get of the token and its
+            // record, and no TTL.
+            return Ok(Some(Sighting { token, record: self.value(&keys.meta), age: Age::Untold }));
+        }
+        let expiry = self.values.borrow()[&keys.token].1;
         // As memcached counts: whole seconds on its coarse clock.
         let left = expiry.is_finite().then(|| (expiry - self.clock.now().floor()) as u32);
-        Ok(Some((value, left)))
+        let record = if known == Some(token.as_str()) { None } else { self.get(&keys.meta)? };
+        Ok(Some(Sighting { token, record, age: Age::KeptFor(left) }))
     }
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.check()?;
@@ -283,7 +292,7 @@ fn cold_start_fetches_once_and_shares_for_both_kinds_of_readers() {
     setup!(world, store, svc);
     assert_eq!(svc.token().unwrap(), "T1");
     assert_eq!(store.value("k").as_deref(), Some("T1"));
-    assert!(store.value("k:meta").unwrap().starts_with("v2 7141 6900.000 7140.000 7200.000 T1"));
+    assert!(store.value("k:meta").unwrap().starts_with("v3 7141 6900.000 7140.000 7200.000 T1"));
     assert_eq!(store.value("k:lock"), None, "the lock is released");
     // A second process (empty local cache) takes it from memcached.
     world.local.clear();
@@ -723,8 +732,8 @@ fn an_unpublished_plain_token_replaces_the_one_it_invalidated() {
         fn get(&self, k: &str) -> Result<Option<String>, StoreError> {
             self.0.get(k)
         }
-        fn get_with_ttl(&self, k: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
-            self.0.get_with_ttl(k)
+        fn read_token(&self, keys: &Keys, known: Option<&str>) -> Result<Option<Sighting>, StoreError> {
+            self.0.read_token(keys, known)
         }
         fn set(&self, k: &str, v: &str, t: u32) -> Result<(), StoreError> {
             if k == "k" && self.1.replace(false) {
@@ -771,4 +780,97 @@ fn without_memcached_a_thread_waits_for_a_siblings_request_instead_of_making_its
     let started = world.clock.now();
     svc.token().unwrap();
     assert_eq!(world.clock.now(), started);
+}
+
+// The same rules over classic text commands: memcached tells no key's TTL,
+// only whether the record (kept until the token is due) is still there.
+
+#[test]
+fn classic_cold_start_fetches_once_and_others_read_it() {
+    setup!(world, store, svc);
+    store.untold.set(true);
+    assert_eq!(svc.token().unwrap(), "T1");
+    for _ in 0..20 {
+        assert_eq!(other_process(&svc).token().unwrap(), "T1");
+    }
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn classic_a_due_token_is_replaced_once_when_its_record_is_gone_while_others_keep_using_it() {
+    setup!(world, store, svc);
+    store.untold.set(true);
+    let svc = with_policy(svc, 300, 0);
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.clock.advance(6898.0);
+    assert_eq!(other_process(&svc).token().unwrap(), "T1", "the record is there: not due");
+    assert_eq!(world.upstream.calls.get(), 1);
+    world.clock.advance(3.0); // the record is gone: due
+    store.put("k:lock", &lock::fetching(7, "elsewhere"), 7);
+    let before = world.clock.now();
+    assert_eq!(other_process(&svc).token().unwrap(), "T1", "someone else replaces it");
+    assert_eq!(world.clock.now(), before, "did not wait");
+    store.values.borrow_mut().remove("k:lock");
+    assert_eq!(other_process(&svc).token().unwrap(), "T2", "this one replaces it");
+    assert_eq!(other_process(&svc).token().unwrap(), "T2");
+    assert_eq!(world.upstream.calls.get(), 2);
+}
+
+#[test]
+fn classic_a_process_that_read_a_token_serves_it_unasked_only_while_it_must_still_be_served() {
+    setup!(world, store, svc);
+    store.untold.set(true);
+    assert_eq!(svc.token().unwrap(), "T1");
+    // Another process reads it just before it is due: it keeps it at most
+    // 239 s (7140 - 6901) before looking again, within the local cache's TTL.
+    world.clock.advance(6899.0);
+    let reader =
+        TokenService { policy: leak(Policy::new(300, 300, Duration::from_secs(5), false)), ..other_process(&svc) };
+    assert_eq!(reader.token().unwrap(), "T1");
+    let held = reader.local.held().unwrap().entry;
+    assert!(held.expires_at <= world.clock.now() + 239.0, "{held:?}");
+    assert!(held.expires_at < world.clock.now() + 241.0 + 1.0);
+}
+
+#[test]
+fn classic_legacy_tokens_are_served_and_replaced_at_once() {
+    // Nothing tells how old a legacy token is: it is due (one replacement
+    // for the fleet), and served meanwhile.
+    setup!(world, store, svc);
+    store.untold.set(true);
+    store.put("k", "LEGACY", 7200);
+    store.put("k:lock", &lock::fetching(7, "elsewhere"), 7);
+    assert_eq!(svc.token().unwrap(), "LEGACY");
+    store.values.borrow_mut().remove("k:lock");
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(other_process(&svc).token().unwrap(), "T1");
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn classic_clocks_that_disagree_change_nothing() {
+    for skew in [-900.0, 900.0] {
+        setup!(world, store, svc);
+        store.untold.set(true);
+        let svc = with_policy(svc, 3, 0);
+        world.upstream.expires_in.set(20);
+        let skewed = SkewedClock(&world.clock, skew);
+        let other = TokenService { clock: &skewed, ..other_process(&svc) };
+        assert_eq!(svc.token().unwrap(), "T1");
+        world.clock.advance(1.0);
+        assert_eq!(other.token().unwrap(), "T1", "a 1-second-old token is not replaced");
+        let mut last = (String::new(), 0.0);
+        for step in 0..600 {
+            world.clock.advance(0.1);
+            let served = if step % 2 == 0 { svc.token() } else { other.token() }.unwrap();
+            let now = world.clock.0.get();
+            if served != last.0 {
+                last = (served.clone(), now);
+            }
+            assert!(now < last.1 + 20.0, "skew {skew}: {served} served past its expiry");
+        }
+        // Due at 17 s of 20: 60 s make 3 or 4 replacements, as on one machine.
+        let calls = world.upstream.calls.get();
+        assert!((3..=5).contains(&calls), "skew {skew}: {calls} calls in 60 s of 20 s tokens");
+    }
 }

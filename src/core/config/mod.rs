@@ -10,12 +10,21 @@ use std::time::Duration;
 use crate::error::WeixinError;
 use crate::secret::Secret;
 
+mod memcached;
+
+pub use memcached::{parse_protocol, parse_servers, MemcacheProtocol, ServerAddr};
+
 /// Every INI entry the extension registers: name, default, meaning.
 /// The single source for registration, `php --ri weixin` and the docs.
 pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
     ("weixin.appid", "", "AppID used when no other source gives one"),
     ("weixin.appsecret", "", "AppSecret used when no other source gives one"),
-    ("weixin.memcache_servers", "localhost:11211", "memcached servers, comma-separated host:port"),
+    ("weixin.memcache_servers", "localhost:11211", "memcached servers, comma-separated host:port or unix:///path"),
+    (
+        "weixin.memcache_protocol",
+        "auto",
+        "auto: meta commands where the server has them, classic text commands elsewhere; meta; text",
+    ),
     ("weixin.cache_key", "access_token", "memcached key of the token; {appid} is replaced by the AppID"),
     ("weixin.api_base_url", "https://api.weixin.qq.com", "base URL of the WeChat API"),
     ("weixin.timeout", "5", "timeout in seconds of http_request() calls"),
@@ -58,26 +67,6 @@ pub struct HttpOptions {
     pub proxy: Option<ProxySetting>,
 }
 
-/// One memcached server as written in `weixin.memcache_servers`.
-///
-/// `host` is kept exactly as written: the PECL memcache client hashes the
-/// host string, so `localhost` and `127.0.0.1` are different servers to it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ServerAddr {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for ServerAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
 /// The settings one construction works with, read once from INI.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -88,6 +77,8 @@ pub struct Settings {
     pub appid: String,
     pub appsecret: Secret<'static>,
     pub memcache_servers: Vec<ServerAddr>,
+    /// `weixin.memcache_protocol`.
+    pub memcache_protocol: MemcacheProtocol,
     pub cache_key: String,
     pub api_base_url: String,
     /// `weixin.timeout`, `weixin.ca_file` and `weixin.proxy`: `http_request()`.
@@ -120,6 +111,7 @@ impl Settings {
             appid: get("weixin.appid").trim().to_string(),
             appsecret: Secret::new(get("weixin.appsecret").trim()),
             memcache_servers: parse_servers(&get("weixin.memcache_servers"))?,
+            memcache_protocol: parse_protocol(&get("weixin.memcache_protocol"))?,
             cache_key: get("weixin.cache_key").trim().to_string(),
             api_base_url: base,
             http: HttpOptions {
@@ -368,38 +360,6 @@ pub fn default_of(name: &str) -> &'static str {
     INI_ENTRIES.iter().find(|(n, _, _)| *n == name).map_or("", |(_, default, _)| default)
 }
 
-/// Parses `host:port, host2:port2, [::1]:11211`; the port defaults to 11211.
-pub fn parse_servers(list: &str) -> Result<Vec<ServerAddr>, WeixinError> {
-    let servers: Vec<ServerAddr> =
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_server).collect::<Result<_, _>>()?;
-    if servers.is_empty() {
-        return Err(WeixinError::config("weixin.memcache_servers is empty: list at least one host:port"));
-    }
-    Ok(servers)
-}
-
-fn parse_server(entry: &str) -> Result<ServerAddr, WeixinError> {
-    let bad = || WeixinError::config(format!("weixin.memcache_servers: '{entry}' is not host:port"));
-    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match entry.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (entry, None),
-        }
-    };
-    let port = match port {
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?,
-        None => 11211,
-    };
-    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
-    if !host_ok {
-        return Err(bad());
-    }
-    Ok(ServerAddr { host: host.to_string(), port })
-}
-
 fn parse_seconds(name: &str, value: &str) -> Result<Duration, WeixinError> {
     parse_seconds_up_to(name, value, 3600.0)
 }
@@ -500,22 +460,6 @@ mod tests {
             assert!(!settings(&[("weixin.use_stable_token", off)]).unwrap().use_stable_token);
         }
         assert!(settings(&[("weixin.use_stable_token", "maybe")]).is_err());
-    }
-
-    #[test]
-    fn server_lists_parse_with_default_ports_and_ipv6() {
-        let servers = parse_servers(" a:1, b ,[::1]:11212,").unwrap();
-        assert_eq!(servers[0], ServerAddr { host: "a".into(), port: 1 });
-        assert_eq!(servers[1], ServerAddr { host: "b".into(), port: 11211 });
-        assert_eq!(servers[2], ServerAddr { host: "::1".into(), port: 11212 });
-        assert_eq!(servers[2].to_string(), "[::1]:11212");
-    }
-
-    #[test]
-    fn bad_server_entries_are_refused() {
-        for bad in ["", " , ", "a:0", "a:x", "a b:1", "a:99999", "[::1"] {
-            assert!(parse_servers(bad).is_err(), "{bad:?} accepted");
-        }
     }
 
     #[test]
