@@ -59,7 +59,7 @@ foreach ([':meta', ':lock'] as $suffix) {
     echo "  server of KEY$suffix's name stopped, 4 processes: failed ", count($failed), ", distinct tokens ", count($tokens),
         ", current: ", token_is_current($token) ? 'yes' : 'no', ", upstream calls: ", $s['token_calls'] + $s['stable_calls'], "\n";
     echo "  on KEY's server: KEY holds the token: ", fleet_get($ports[$home], $key) === $token ? 'yes' : 'no',
-        ", KEY:meta describes it: ", str_starts_with($meta, 'v2 ') && str_ends_with($meta, " $token") ? 'yes' : 'no', "\n";
+        ", KEY:meta describes it: ", str_starts_with($meta, 'v3 ') && str_ends_with($meta, " $token") ? 'yes' : 'no', "\n";
     echo "  legacy code reads it: ", $pecl->get($key) === $token ? 'yes' : 'no', "\n";
     fleet_signal_memcached($servers[$elsewhere][0], false);
 }

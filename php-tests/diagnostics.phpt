@@ -35,8 +35,9 @@ echo "plain HTTP to another machine (the token request carries the secret):\n";
 explain(['weixin.api_base_url' => 'http://api.weixin.qq.com']);
 echo "a key too long for memcached:\n";
 explain(['weixin.cache_key' => str_repeat('k', 240)]);
-echo "a memcached that does not speak the meta protocol (before 1.6):\n";
-// A fake server that answers every command with ERROR, as memcached 1.4 does to "mg".
+echo "a server that refuses every command (not memcached):\n";
+// A fake server that answers every command with ERROR: memcached 1.4 does so
+// to meta commands only (memcached_classic.phpt).
 // It ends by itself once the extension has given up on its connection, so
 // that it exits cleanly.
 $old = proc_open([PHP_BINARY, '-n', '-r', '$s = stream_socket_server("tcp://127.0.0.1:0"); echo stream_socket_get_name($s, false), "\n";
@@ -54,15 +55,15 @@ explain(['weixin.api_base_url' => 'http://127.0.0.1:1']);
 a timeout that is not a number:
   exception: weixin.timeout must be a number of seconds in (0, 3600], got 'five'
 a server list with a typo:
-  exception: weixin.memcache_servers: 'cache1 11211' is not host:port
+  exception: weixin.memcache_servers: 'cache1 11211' is not host:port or unix:///path
 an API base that is not a URL:
   exception: weixin.api_base_url: must be an https:// URL (or http:// for a local stand-in): relative URL without a base, got 'api.weixin.qq.com'
 plain HTTP to another machine (the token request carries the secret):
   exception: weixin.api_base_url: must be https:// (plain http:// only to this machine, for a local stand-in): the token request carries the AppSecret, got 'http://api.weixin.qq.com'
 a key too long for memcached:
   exception: the memcached key is 240 bytes after escaping, over the 238 allowed: shorten weixin.cache_key
-a memcached that does not speak the meta protocol (before 1.6):
-  warning: class_weixin::__construct(): memcached at 127.0.0.1:PORT failed: %s (memcached 1.6 or newer is needed: the extension speaks its meta protocol)
+a server that refuses every command (not memcached):
+  warning: class_weixin::__construct(): memcached at 127.0.0.1:PORT failed: it answered 'ERROR' (the server refused a command every memcached takes)
   no exception
 WeChat unreachable:
   exception: request to http://127.0.0.1:1/cgi-bin/token failed: %s (check weixin.api_base_url and this server's network)
