@@ -22,7 +22,7 @@
  * @ini weixin.local_cache_ttl "60"                     seconds a process reuses a token without asking memcached (0: never)
  * @ini weixin.use_stable_token "0"                     1: POST /cgi-bin/stable_token instead of GET /cgi-bin/token
  * @ini weixin.auto_refresh "1"                         1: http_request() replaces a refused token (40001, 40014, 42001) and retries once
- * @ini weixin.daily_quota_warning "1600"               one E_WARNING per process once the day's token requests for the AppID (all servers) pass this (0: off)
+ * @ini weixin.daily_quota_warning "1600"               one E_WARNING per process once the day's GET /cgi-bin/token requests for the AppID (all servers) pass this (stable tokens and tickets are counted apart, never warned; 0: off)
  */
 
 /**

@@ -34,6 +34,8 @@ cache keys held => 0
 
 WeChat daily quota => Value
 token requests today (all servers) => 0 (AppID wx0000000000000000, YYYY-MM-DD Beijing time; WeChat allows 2000 a day)
+stable token requests today (all servers) => 0 (AppID wx0000000000000000, YYYY-MM-DD Beijing time; WeChat allows 10000 a minute and 500000 a day)
+ticket requests today (all servers) => 0 (AppID wx0000000000000000, YYYY-MM-DD Beijing time)
 
 Directive => Local Value => Master Value
 weixin.appid => wx0000000000000000 => wx0000000000000000

@@ -9,20 +9,21 @@ use ext_php_rs::{info_table_end, info_table_header, info_table_row, info_table_s
 use crate::ini;
 use std::sync::atomic::Ordering;
 use weixin_core::config::{shown_proxy, INI_ENTRIES};
-use weixin_core::quota::DAILY_TOKEN_LIMIT;
+use weixin_core::quota::Endpoint;
 use weixin_core::secret::Secret;
 use weixin_core::{service, stats};
 
-/// The day's count of token requests for `weixin.appid`, as memcached
-/// holds it for every server, or why it is unknown.
-fn requests_today() -> String {
-    match ini::current_settings().and_then(|settings| Ok((service::requests_today(&settings)?, settings))) {
+/// The day's count of requests to `endpoint` for `weixin.appid`, as
+/// memcached holds it for every server, or why it is unknown.
+fn requests_today(endpoint: Endpoint) -> String {
+    match ini::current_settings().and_then(|settings| Ok((service::requests_today(&settings, endpoint)?, settings))) {
         Ok(((day, count), settings)) => format!(
-            "{count} (AppID {}, {}-{:02}-{:02} Beijing time; WeChat allows {DAILY_TOKEN_LIMIT} a day)",
+            "{count} (AppID {}, {}-{:02}-{:02} Beijing time{})",
             settings.appid,
             day / 10_000,
             day / 100 % 100,
-            day % 100
+            day % 100,
+            endpoint.limits().map_or_else(String::new, |limits| format!("; {limits}"))
         ),
         Err(error) => format!("unknown: {error}"),
     }
@@ -55,7 +56,9 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
 
         info_table_start!();
         info_table_header!("WeChat daily quota", "Value");
-        info_table_row!("token requests today (all servers)", requests_today());
+        for endpoint in Endpoint::ALL {
+            info_table_row!(format!("{} today (all servers)", endpoint.requests()), requests_today(endpoint));
+        }
         info_table_end!();
 
         info_table_start!();

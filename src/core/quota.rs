@@ -1,25 +1,27 @@
-//! Fleet-wide quota visibility: every upstream token request adds one to a
-//! counter in memcached, one counter per AppID and Beijing day, shared by
-//! every process and machine that uses that memcached, whatever their
-//! `weixin.cache_key`.
+//! Fleet-wide quota visibility: every upstream request adds one to a
+//! counter in memcached, one counter per AppID, Beijing day and
+//! [`Endpoint`], shared by every process and machine that uses that
+//! memcached, whatever their `weixin.cache_key`.
 //!
-//! WeChat allows 2,000 token requests a day per AppID and resets the count
-//! at midnight Beijing time (UTC+8); past it, it refuses them with errcode
-//! 45009. A fleet that fetches too often (legacy servers, tools,
-//! `weixin.local_cache_ttl=0` without memcached) learns it here before
-//! WeChat says so: `php --ri weixin` shows the day's count for
-//! `weixin.appid`, and a process whose request brings the count past
-//! `weixin.daily_quota_warning` raises one `E_WARNING`.
+//! WeChat limits its endpoints apart: `GET /cgi-bin/token` to 2,000 calls a
+//! day per AppID, `POST /cgi-bin/stable_token` to 10,000 a minute and
+//! 500,000 a day (isolated from the former), tickets on their own. It
+//! resets the daily counts at midnight Beijing time (UTC+8); past a daily
+//! limit, it refuses with errcode 45009. A fleet that fetches too often (legacy
+//! servers, tools, `weixin.local_cache_ttl=0` without memcached) learns it
+//! here before WeChat says so: `php --ri weixin` shows the day's counts for
+//! `weixin.appid`, and a process whose `/cgi-bin/token` request brings that
+//! count past `weixin.daily_quota_warning` raises one `E_WARNING`.
 //!
 //! Counting is one atomic memcached round trip (meta arithmetic with
 //! auto-create: `ma KEY N<ttl> J1 D1 v`), never re-sent after a lost reply,
 //! and never fails a request: when memcached is unreachable or full, or the
 //! reply is lost, the request is simply not counted.
 //!
-//! The day, the key and the threshold are plain Rust here; the counting is
+//! The day, the keys and the threshold are plain Rust here; the counting is
 //! [`Counted`], a decorator of the token rules' [`Upstream`] port, so the
-//! rules do not know about it and other upstream requests (tickets) can be
-//! counted the same way through [`Quota::count`]. memcached's side is
+//! rules do not know about it; it counts token requests by their kind and
+//! ticket requests on their own counter. memcached's side is
 //! `memcached::Counters`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,15 +32,17 @@ use crate::error::WeixinError;
 use crate::secret::Secret;
 use crate::token::{make_key, FetchedToken, StoreError, TokenKind, Upstream};
 
-/// Token requests WeChat allows per AppID and day.
+/// `/cgi-bin/token` requests WeChat allows per AppID and day.
 pub const DAILY_TOKEN_LIMIT: u64 = 2000;
+
+/// `/cgi-bin/stable_token` requests WeChat allows per AppID and day, and
+/// per minute (not counted: a day's count is what a fleet can watch).
+pub const DAILY_STABLE_TOKEN_LIMIT: u64 = 500_000;
+pub const STABLE_TOKEN_LIMIT_PER_MINUTE: u64 = 10_000;
 
 /// How long memcached keeps a day's counter after its first request: the
 /// day itself, and the next one for whoever looks back.
 pub const COUNTER_TTL: u32 = 2 * SECONDS_PER_DAY as u32;
-
-/// Counter keys: `weixin_requests:<AppID escaped as make_key escapes>:<YYYYMMDD>`.
-pub const KEY_PREFIX: &str = "weixin_requests:";
 
 const SECONDS_PER_DAY: u64 = 86_400;
 
@@ -76,25 +80,99 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// The AppID as it appears in a counter key (and in the warning): escaped
-/// as `make_key` escapes memcached keys, so a hostile AppID can inject
-/// nothing, and short enough for the key to fit memcached's 250 bytes.
-pub fn escaped_appid(appid: &str) -> Result<String, WeixinError> {
-    let longest = MAX_KEY_LEN - KEY_PREFIX.len() - ":YYYYMMDD".len();
-    match make_key("{appid}", appid) {
-        Ok(escaped) if escaped.len() <= longest => Ok(escaped),
-        _ if appid.is_empty() => Err(WeixinError::local("no AppID to count token requests for")),
-        _ => Err(WeixinError::local(format!(
-            "the AppID is too long to count its token requests: over {longest} bytes after escaping"
-        ))),
+/// What WeChat limits apart, each counted under keys of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /cgi-bin/token`: 2,000 a day, each call invalidating the
+    /// previous token; the count `weixin.daily_quota_warning` watches.
+    Token,
+    /// `POST /cgi-bin/stable_token`, forced or not: 10,000 a minute and
+    /// 500,000 a day, isolated from `/cgi-bin/token`.
+    StableToken,
+    /// `GET /cgi-bin/ticket/getticket` (jsapi and wx_card together): a
+    /// limit of its own.
+    Ticket,
+}
+
+impl Endpoint {
+    /// In the order `php --ri weixin` shows them.
+    pub const ALL: [Endpoint; 3] = [Endpoint::Token, Endpoint::StableToken, Endpoint::Ticket];
+
+    /// A token request's endpoint.
+    pub fn of_token(kind: TokenKind) -> Endpoint {
+        match kind {
+            TokenKind::Plain => Endpoint::Token,
+            TokenKind::Stable { .. } => Endpoint::StableToken,
+        }
+    }
+
+    /// A ticket request's, whatever kind the token rules ask for (a ticket
+    /// has no stable variant; without memcached they ask for `Stable`).
+    pub fn of_ticket(_kind: TokenKind) -> Endpoint {
+        Endpoint::Ticket
+    }
+
+    /// Its counters' keys start with this. `weixin_requests:` is the key
+    /// the version before this split counted every request under: its
+    /// servers, during a rolling deploy, add their stable and ticket
+    /// requests to it too, which errs on the side a warning should.
+    fn key_prefix(self) -> &'static str {
+        match self {
+            Endpoint::Token => "weixin_requests:",
+            Endpoint::StableToken => "weixin_stable_requests:",
+            Endpoint::Ticket => "weixin_ticket_requests:",
+        }
+    }
+
+    /// What it counts, in messages and in `php --ri weixin`.
+    pub fn requests(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token requests",
+            Endpoint::StableToken => "stable token requests",
+            Endpoint::Ticket => "ticket requests",
+        }
+    }
+
+    /// WeChat's limits, as `php --ri weixin` states them (`None`: WeChat
+    /// states no number).
+    pub fn limits(self) -> Option<String> {
+        match self {
+            Endpoint::Token => Some(format!("WeChat allows {DAILY_TOKEN_LIMIT} a day")),
+            Endpoint::StableToken => Some(format!(
+                "WeChat allows {STABLE_TOKEN_LIMIT_PER_MINUTE} a minute and {DAILY_STABLE_TOKEN_LIMIT} a day"
+            )),
+            Endpoint::Ticket => None,
+        }
+    }
+
+    /// Whether its count passing `weixin.daily_quota_warning` is warned:
+    /// the setting concerns `/cgi-bin/token`'s 2,000 a day only.
+    fn warned(self) -> bool {
+        self == Endpoint::Token
+    }
+
+    /// The memcached key of an AppID's counter (`escaped_appid`) for a day
+    /// (`beijing_day`): `<prefix><AppID>:<YYYYMMDD>`. Independent of
+    /// `weixin.cache_key`: every process of the AppID counts together.
+    pub fn key(self, escaped_appid: &str, day: u64) -> String {
+        format!("{}{escaped_appid}:{day}", self.key_prefix())
     }
 }
 
-/// The memcached key of an AppID's counter (`escaped_appid`) for a day
-/// (`beijing_day`). Independent of `weixin.cache_key`: every process of the
-/// AppID counts together.
-pub fn counter_key(escaped_appid: &str, day: u64) -> String {
-    format!("{KEY_PREFIX}{escaped_appid}:{day}")
+/// The AppID as it appears in `endpoint`'s counter key (and in the
+/// warning): escaped as `make_key` escapes memcached keys, so a hostile
+/// AppID can inject nothing, and short enough for the key to fit
+/// memcached's 250 bytes.
+pub fn escaped_appid(appid: &str, endpoint: Endpoint) -> Result<String, WeixinError> {
+    let longest = MAX_KEY_LEN - endpoint.key_prefix().len() - ":YYYYMMDD".len();
+    match make_key("{appid}", appid) {
+        Ok(escaped) if escaped.len() <= longest => Ok(escaped),
+        _ if appid.is_empty() => Err(WeixinError::local(format!("no AppID to count {} for", endpoint.requests()))),
+        _ => Err(WeixinError::local(format!(
+            "the AppID is too long to count its {}: over {longest} bytes after escaping",
+            endpoint.requests()
+        ))),
+    }
 }
 
 /// What counting needs from memcached.
@@ -139,12 +217,13 @@ impl Default for Alarm {
     }
 }
 
-/// The quota warning: the AppID, the count, the setting and WeChat's limit.
+/// The quota warning: the AppID, the count of `/cgi-bin/token` requests, the
+/// setting and WeChat's limit.
 pub fn warning_message(escaped_appid: &str, count: u64, threshold: u64) -> String {
     format!(
-        "{count} token requests to WeChat today (Beijing time) for AppID {escaped_appid}, counted by every \
-         server sharing memcached, past weixin.daily_quota_warning={threshold}: WeChat allows \
-         {DAILY_TOKEN_LIMIT} a day and refuses more (errcode 45009) until midnight Beijing time; find \
+        "{count} token requests (GET /cgi-bin/token) to WeChat today (Beijing time) for AppID {escaped_appid}, \
+         counted by every server sharing memcached, past weixin.daily_quota_warning={threshold}: WeChat \
+         allows {DAILY_TOKEN_LIMIT} a day and refuses more (errcode 45009) until midnight Beijing time; find \
          what requests tokens this often (warned once per process)"
     )
 }
@@ -164,41 +243,45 @@ pub struct Quota<'a> {
 }
 
 impl Quota<'_> {
-    /// Counts one upstream request for `appid`: the day's count across the
-    /// fleet, or `None` if it could not be counted (memcached unreachable or
-    /// full, a lost reply, an AppID too long for a key). Never an error,
-    /// never sent twice. Warns when the count passes the threshold, once
-    /// per process.
-    pub fn count(&self, appid: &str) -> Option<u64> {
-        let escaped = escaped_appid(appid).ok()?;
-        let key = counter_key(&escaped, beijing_day((self.wall_clock)()));
+    /// Counts one request to `endpoint` for `appid`: the day's count across
+    /// the fleet, or `None` if it could not be counted (memcached
+    /// unreachable or full, a lost reply, an AppID too long for a key).
+    /// Never an error, never sent twice. Warns when a `/cgi-bin/token`
+    /// count passes the threshold, once per process.
+    pub fn count(&self, appid: &str, endpoint: Endpoint) -> Option<u64> {
+        let escaped = escaped_appid(appid, endpoint).ok()?;
+        let key = endpoint.key(&escaped, beijing_day((self.wall_clock)()));
         let count = self.counter.add_one(&key, COUNTER_TTL).ok()?;
-        if self.alarm.claim(std::process::id(), count, self.warn_above) {
+        if endpoint.warned() && self.alarm.claim(std::process::id(), count, self.warn_above) {
             (self.warn)(&warning_message(&escaped, count, self.warn_above));
         }
         Some(count)
     }
 }
 
-/// The day's count for `appid` at Unix time `now`, for `php --ri weixin`.
-pub fn today(counter: &dyn DailyCounter, appid: &str, now: u64) -> Result<u64, WeixinError> {
-    let key = counter_key(&escaped_appid(appid)?, beijing_day(now));
+/// The day's count of requests to `endpoint` for `appid` at Unix time
+/// `now`, for `php --ri weixin`.
+pub fn today(counter: &dyn DailyCounter, endpoint: Endpoint, appid: &str, now: u64) -> Result<u64, WeixinError> {
+    let key = endpoint.key(&escaped_appid(appid, endpoint)?, beijing_day(now));
     Ok(counter.read(&key)?)
 }
 
 /// The token rules' [`Upstream`], counted: each request is counted just
-/// before it is sent, whatever its outcome. Before, not after: a request
-/// that reached WeChat counts there even if this process then times out or
-/// dies, and a request that failed before leaving (a bad CA file) is
-/// counted too, which errs on the side a warning should.
+/// before it is sent, whatever its outcome, on the counter of its endpoint.
+/// Before, not after: a request that reached WeChat counts there even if
+/// this process then times out or dies, and a request that failed before
+/// leaving (a bad CA file) is counted too, which errs on the side a warning
+/// should.
 pub struct Counted<'a> {
     pub inner: &'a dyn Upstream,
     pub quota: &'a Quota<'a>,
+    /// Where a request of a kind goes: `Endpoint::of_token` or `of_ticket`.
+    pub endpoint: fn(TokenKind) -> Endpoint,
 }
 
 impl Upstream for Counted<'_> {
     fn fetch(&self, appid: &str, secret: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError> {
-        self.quota.count(appid);
+        self.quota.count(appid, (self.endpoint)(kind));
         self.inner.fetch(appid, secret, kind)
     }
 }
@@ -271,20 +354,44 @@ mod tests {
     }
 
     #[test]
+    fn each_endpoint_has_its_own_key() {
+        // /cgi-bin/token's is the key the version before the split counted under.
+        let keys = Endpoint::ALL.map(|endpoint| endpoint.key(&escaped_appid("wx1234", endpoint).unwrap(), 20_261_124));
+        assert_eq!(
+            keys,
+            [
+                "weixin_requests:wx1234:20261124",
+                "weixin_stable_requests:wx1234:20261124",
+                "weixin_ticket_requests:wx1234:20261124"
+            ]
+        );
+        assert_eq!(Endpoint::of_token(TokenKind::Plain), Endpoint::Token);
+        assert_eq!(Endpoint::of_token(TokenKind::Stable { force: false }), Endpoint::StableToken);
+        assert_eq!(Endpoint::of_token(TokenKind::Stable { force: true }), Endpoint::StableToken);
+        for kind in [TokenKind::Plain, TokenKind::Stable { force: false }] {
+            assert_eq!(Endpoint::of_ticket(kind), Endpoint::Ticket);
+        }
+    }
+
+    #[test]
     fn keys_escape_the_appid_like_token_keys_and_fit_memcached() {
-        assert_eq!(counter_key(&escaped_appid("wx1234").unwrap(), 20_261_124), "weixin_requests:wx1234:20261124");
-        let hostile = "x 0 0 1\r\nset evil 0 0 1\r\nA";
-        let key = counter_key(&escaped_appid(hostile).unwrap(), 20_261_124);
-        assert_eq!(key, format!("weixin_requests:{}:20261124", make_key("{appid}", hostile).unwrap()));
-        assert!(key.bytes().all(|b| b.is_ascii_graphic()), "{key}");
-        // '%' is escaped too: distinct AppIDs, distinct counters.
-        assert_ne!(escaped_appid("a b").unwrap(), escaped_appid("a%20b").unwrap());
-        let longest = MAX_KEY_LEN - KEY_PREFIX.len() - 9;
-        assert_eq!(counter_key(&escaped_appid(&"x".repeat(longest)).unwrap(), 20_261_124).len(), MAX_KEY_LEN);
-        assert!(escaped_appid(&"x".repeat(longest + 1)).is_err());
-        assert!(escaped_appid(&" ".repeat(longest / 3 + 1)).is_err(), "measured after escaping");
-        assert!(escaped_appid(&"x".repeat(1000)).is_err());
-        assert!(escaped_appid("").is_err());
+        for endpoint in Endpoint::ALL {
+            let prefix = endpoint.key_prefix();
+            let hostile = "x 0 0 1\r\nset evil 0 0 1\r\nA";
+            let key = endpoint.key(&escaped_appid(hostile, endpoint).unwrap(), 20_261_124);
+            assert_eq!(key, format!("{prefix}{}:20261124", make_key("{appid}", hostile).unwrap()));
+            assert!(key.bytes().all(|b| b.is_ascii_graphic()), "{key}");
+            // '%' is escaped too: distinct AppIDs, distinct counters.
+            assert_ne!(escaped_appid("a b", endpoint).unwrap(), escaped_appid("a%20b", endpoint).unwrap());
+            let longest = MAX_KEY_LEN - prefix.len() - 9;
+            let key = endpoint.key(&escaped_appid(&"x".repeat(longest), endpoint).unwrap(), 20_261_124);
+            assert_eq!(key.len(), MAX_KEY_LEN, "{endpoint:?}");
+            assert!(escaped_appid(&"x".repeat(longest + 1), endpoint).is_err());
+            assert!(escaped_appid(&" ".repeat(longest / 3 + 1), endpoint).is_err(), "measured after escaping");
+            assert!(escaped_appid(&"x".repeat(1000), endpoint).is_err());
+            let message = escaped_appid("", endpoint).unwrap_err().message;
+            assert!(message.contains(endpoint.requests()), "{message}");
+        }
     }
 
     #[test]
@@ -310,9 +417,14 @@ mod tests {
     #[test]
     fn the_warning_names_the_appid_count_setting_and_limit() {
         let message = warning_message("wx1234", 1601, 1600);
-        for part in
-            ["wx1234", "1601 token requests", "weixin.daily_quota_warning=1600", "2000 a day", "45009", "Beijing"]
-        {
+        for part in [
+            "wx1234",
+            "1601 token requests (GET /cgi-bin/token)",
+            "weixin.daily_quota_warning=1600",
+            "2000 a day",
+            "45009",
+            "Beijing",
+        ] {
             assert!(message.contains(part), "{part}: {message}");
         }
     }
@@ -345,8 +457,8 @@ mod tests {
         }
     }
 
-    /// WeChat as a script: succeeds or fails, and notes what the counter
-    /// held when each request went out.
+    /// WeChat as a script: succeeds or fails, and notes what the AppID's
+    /// counters held together when each request went out.
     struct FakeUpstream<'a> {
         counter: &'a FakeCounter,
         fail: bool,
@@ -355,8 +467,10 @@ mod tests {
 
     impl Upstream for FakeUpstream<'_> {
         fn fetch(&self, appid: &str, _secret: &Secret, _kind: TokenKind) -> Result<FetchedToken, WeixinError> {
-            let key = counter_key(appid, beijing_day(NOW.with(Cell::get)));
-            self.seen_counts.borrow_mut().push(self.counter.counts.borrow().get(&key).copied().unwrap_or(0));
+            let counts = self.counter.counts.borrow();
+            let day = beijing_day(NOW.with(Cell::get));
+            let held = Endpoint::ALL.iter().map(|e| counts.get(&e.key(appid, day)).copied().unwrap_or(0)).sum();
+            self.seen_counts.borrow_mut().push(held);
             if self.fail {
                 return Err(WeixinError::wechat(-1, "system error"));
             }
@@ -378,17 +492,92 @@ mod tests {
         seen_counts: Vec<u64>,
     }
 
+    /// Plain token requests for `appids`, in order, in one process.
     fn fetch_all(counter: &FakeCounter, fail: bool, warn_above: u64, appids: &[&str]) -> Run {
+        let requests: Vec<_> = appids.iter().map(|appid| (*appid, TokenKind::Plain)).collect();
+        fetch_each(counter, fail, warn_above, Endpoint::of_token, &requests)
+    }
+
+    /// `requests` (AppID, kind), in order, in one process, counted as
+    /// `endpoint` says.
+    fn fetch_each(
+        counter: &FakeCounter,
+        fail: bool,
+        warn_above: u64,
+        endpoint: fn(TokenKind) -> Endpoint,
+        requests: &[(&str, TokenKind)],
+    ) -> Run {
         let warnings = RefCell::new(Vec::new());
         let warn = |message: &str| warnings.borrow_mut().push(message.to_string());
         let alarm = Alarm::new();
         let quota = Quota { counter, wall_clock: &now, warn_above, alarm: &alarm, warn: &warn };
         let upstream = FakeUpstream { counter, fail, seen_counts: RefCell::new(Vec::new()) };
-        let counted = Counted { inner: &upstream, quota: &quota };
+        let counted = Counted { inner: &upstream, quota: &quota, endpoint };
         let secret = Secret::new("0123456789abcdef0123456789abcdef");
         let tokens =
-            appids.iter().map(|appid| counted.fetch(appid, &secret, TokenKind::Plain).map(|t| t.token)).collect();
+            requests.iter().map(|(appid, kind)| counted.fetch(appid, &secret, *kind).map(|t| t.token)).collect();
         Run { tokens, warnings: warnings.into_inner(), seen_counts: upstream.seen_counts.into_inner() }
+    }
+
+    const STABLE: TokenKind = TokenKind::Stable { force: false };
+    const FORCED: TokenKind = TokenKind::Stable { force: true };
+
+    #[test]
+    fn plain_and_stable_token_requests_are_counted_apart() {
+        let counter = FakeCounter::default();
+        let requests =
+            [("wx1", TokenKind::Plain), ("wx1", STABLE), ("wx1", FORCED), ("wx1", STABLE), ("wx1", TokenKind::Plain)];
+        let run = fetch_each(&counter, false, 0, Endpoint::of_token, &requests);
+        assert!(run.tokens.iter().all(Result::is_ok));
+        assert_eq!(run.seen_counts, [1, 2, 3, 4, 5], "each counted once, before it went out");
+        let counts = counter.counts.borrow();
+        assert_eq!(counts.get("weixin_requests:wx1:20261124"), Some(&2), "/cgi-bin/token only");
+        assert_eq!(counts.get("weixin_stable_requests:wx1:20261124"), Some(&3), "forced or not");
+        assert_eq!(counts.len(), 2);
+        assert_eq!(*counter.ttls.borrow(), [COUNTER_TTL; 5]);
+        drop(counts);
+        assert_eq!(today(&counter, Endpoint::Token, "wx1", now()).unwrap(), 2);
+        assert_eq!(today(&counter, Endpoint::StableToken, "wx1", now()).unwrap(), 3);
+        assert_eq!(today(&counter, Endpoint::Ticket, "wx1", now()).unwrap(), 0);
+    }
+
+    #[test]
+    fn stable_token_requests_never_warn_and_do_not_move_the_plain_count() {
+        let counter = FakeCounter::default();
+        let mut requests = vec![("wx1", STABLE); 5];
+        requests.push(("wx1", FORCED));
+        let run = fetch_each(&counter, false, 1, Endpoint::of_token, &requests);
+        assert!(run.warnings.is_empty(), "6 stable requests past a threshold of 1: {:?}", run.warnings);
+        // The threshold is measured against /cgi-bin/token's count alone:
+        // its first request makes 1 (not past 1), its second 2.
+        let run = fetch_each(&counter, false, 1, Endpoint::of_token, &[("wx1", TokenKind::Plain)]);
+        assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+        let run = fetch_each(&counter, false, 1, Endpoint::of_token, &[("wx1", STABLE), ("wx1", TokenKind::Plain)]);
+        assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
+        assert!(run.warnings[0].starts_with("2 token requests (GET /cgi-bin/token)"), "{}", run.warnings[0]);
+        let counts = counter.counts.borrow();
+        assert_eq!(counts.get("weixin_stable_requests:wx1:20261124"), Some(&7));
+        assert_eq!(counts.get("weixin_requests:wx1:20261124"), Some(&2));
+    }
+
+    #[test]
+    fn ticket_requests_have_their_own_count_whatever_kind_the_rules_ask_for() {
+        let counter = FakeCounter::default();
+        // Without memcached the rules ask for a stable "token"; a ticket has none.
+        let requests = [("wx1", TokenKind::Plain), ("wx1", STABLE), ("wx1", TokenKind::Plain)];
+        let run = fetch_each(&counter, false, 1, Endpoint::of_ticket, &requests);
+        assert!(run.tokens.iter().all(Result::is_ok));
+        assert!(run.warnings.is_empty(), "the warning concerns /cgi-bin/token: {:?}", run.warnings);
+        let counts = counter.counts.borrow();
+        assert_eq!(counts.get("weixin_ticket_requests:wx1:20261124"), Some(&3));
+        assert_eq!(counts.len(), 1, "nothing in the token counts: {counts:?}");
+    }
+
+    #[test]
+    fn the_limits_are_wechats() {
+        assert_eq!(Endpoint::Token.limits().unwrap(), "WeChat allows 2000 a day");
+        assert_eq!(Endpoint::StableToken.limits().unwrap(), "WeChat allows 10000 a minute and 500000 a day");
+        assert_eq!(Endpoint::Ticket.limits(), None);
     }
 
     #[test]
@@ -456,11 +645,11 @@ mod tests {
         assert_eq!(counts.get("weixin_requests:wx1:20261124"), Some(&2));
         assert_eq!(counts.get("weixin_requests:wx1:20261125"), Some(&1));
         drop(counts);
-        assert_eq!(today(&counter, "wx1", 1_795_536_000).unwrap(), 1);
-        assert_eq!(today(&counter, "wx1", 1_795_535_999).unwrap(), 2);
-        assert_eq!(today(&counter, "wx2", 1_795_535_999).unwrap(), 0);
-        assert!(today(&counter, "", 1_795_535_999).is_err());
+        assert_eq!(today(&counter, Endpoint::Token, "wx1", 1_795_536_000).unwrap(), 1);
+        assert_eq!(today(&counter, Endpoint::Token, "wx1", 1_795_535_999).unwrap(), 2);
+        assert_eq!(today(&counter, Endpoint::Token, "wx2", 1_795_535_999).unwrap(), 0);
+        assert!(today(&counter, Endpoint::Token, "", 1_795_535_999).is_err());
         let down = FakeCounter { fault: Some(StoreFault::Unreachable), ..FakeCounter::default() };
-        assert!(today(&down, "wx1", 0).unwrap_err().message.contains("127.0.0.1:1"));
+        assert!(today(&down, Endpoint::StableToken, "wx1", 0).unwrap_err().message.contains("127.0.0.1:1"));
     }
 }

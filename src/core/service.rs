@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::WeixinError;
 use crate::memcached::{Counters, Memcached};
 use crate::process::{self, Inherited, PerProcess};
-use crate::quota::{self, Counted, Quota};
+use crate::quota::{self, Counted, Endpoint, Quota};
 use crate::secret::Secret;
 use crate::tickets::{TicketApi, TicketKind};
 use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService, Upstream};
@@ -126,7 +126,8 @@ pub fn held() -> (usize, usize) {
 /// Runs `job` with the token rules wired to memcached, WeChat and this
 /// process's cache, for one account; memcached trouble goes to `warn`, the
 /// daily quota's warning to `quota_warn`. Every request to WeChat is
-/// counted (`quota`). Errors come back with the secret masked.
+/// counted (`quota`), on its endpoint's counter. Errors come back with the
+/// secret masked.
 pub fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
@@ -162,7 +163,7 @@ pub fn with_ticket_service<T>(
         let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind };
         let service = TokenService {
             store: &store,
-            upstream: &Counted { inner: &api, quota: counting },
+            upstream: &Counted { inner: &api, quota: counting, endpoint: Endpoint::of_ticket },
             clock: &SystemClock,
             local: &local,
             keys: &keys,
@@ -191,7 +192,7 @@ fn with_account<T>(
     let api = WeChatApi { base_url: &settings.api_base_url, http: &settings.token_http };
     let counters = counters(settings);
     let counting = counting(settings, &counters, quota_warn);
-    let upstream = Counted { inner: &api, quota: &counting };
+    let upstream = Counted { inner: &api, quota: &counting, endpoint: Endpoint::of_token };
     let service = token_service(account, &store, &upstream, secret, warn);
     job(&service, &counting).map_err(|e| e.redact(secret.expose()))
 }
@@ -251,14 +252,14 @@ fn pool_and_key(settings: &Settings, keys: &Keys) -> String {
     format!("{}|{}", servers.join(","), keys.token)
 }
 
-/// Today's count of token requests (all servers) for `weixin.appid`, for
-/// `php --ri weixin`: the day (YYYYMMDD in Beijing) and the count, or why
-/// it cannot be known.
-pub fn requests_today(settings: &Settings) -> Result<(u64, u64), WeixinError> {
+/// Today's count of requests to `endpoint` (all servers) for
+/// `weixin.appid`, for `php --ri weixin`: the day (YYYYMMDD in Beijing) and
+/// the count, or why it cannot be known.
+pub fn requests_today(settings: &Settings, endpoint: Endpoint) -> Result<(u64, u64), WeixinError> {
     if settings.appid.is_empty() {
         return Err(WeixinError::config("no weixin.appid configured"));
     }
     let counters = counters(settings);
     let now = quota::unix_now();
-    Ok((quota::beijing_day(now), quota::today(&counters, &settings.appid, now)?))
+    Ok((quota::beijing_day(now), quota::today(&counters, endpoint, &settings.appid, now)?))
 }

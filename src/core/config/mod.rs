@@ -47,7 +47,8 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
     (
         "weixin.daily_quota_warning",
         "1600",
-        "one E_WARNING per process once the day's token requests for the AppID (all servers) pass this (0: off)",
+        "one E_WARNING per process once the day's GET /cgi-bin/token requests for the AppID (all servers) pass this \
+         (stable tokens and tickets are counted apart, never warned; 0: off)",
     ),
 ];
 
@@ -91,8 +92,8 @@ pub struct Settings {
     pub use_stable_token: bool,
     /// `weixin.auto_refresh`: `http_request()` heals a refused token.
     pub auto_refresh: bool,
-    /// `weixin.daily_quota_warning`: warn once the day's count of token
-    /// requests for the AppID passes it (0: never).
+    /// `weixin.daily_quota_warning`: warn once the day's count of
+    /// `/cgi-bin/token` requests for the AppID passes it (0: never).
     pub daily_quota_warning: u64,
 }
 
@@ -380,8 +381,8 @@ const MAX_LOCAL_CACHE_TTL: u64 = 300;
 /// A token lives 7200 s; a larger margin would only mean "at half its life".
 const MAX_REFRESH_MARGIN: u64 = 7200;
 
-/// WeChat allows 2,000 token requests a day (more only for accounts whose
-/// quota was raised); a threshold past this is a typo.
+/// WeChat allows 2,000 `/cgi-bin/token` requests a day (more only for
+/// accounts whose quota was raised); a threshold past this is a typo.
 const MAX_DAILY_QUOTA_WARNING: u64 = 100_000;
 
 fn parse_seconds_up_to(name: &str, value: &str, max: f64) -> Result<Duration, WeixinError> {
