@@ -10,6 +10,7 @@
 //! Either way memcached measures the time, so machines whose clocks
 //! disagree still agree on a token's age.
 
+use super::policy::STABLE_END_GUARD;
 use super::ports::{Age, FetchedToken, Sighting};
 
 /// The record's format: `v3` records live until the token is due (`v2`,
@@ -57,6 +58,26 @@ impl Entry {
             expires_at: now + serve_ttl(lifetime, refresh_after) as f64,
             dies_at: now + lifetime as f64,
         }
+    }
+
+    /// A stable token as WeChat gives it: `expires_in` is the life it has
+    /// left (the same token comes back until it dies). One in its last
+    /// stretch (no more than the refresh margin left) is served to the end,
+    /// but for the time a call takes to reach WeChat, and not asked for
+    /// again before it dies: WeChat would only give it again.
+    pub fn stable(fetched: FetchedToken, now: f64, refresh_margin: u64) -> Entry {
+        if fetched.expires_in > refresh_margin {
+            return Entry::fresh(fetched, now, refresh_margin);
+        }
+        let dies_at = now + fetched.expires_in.min(MAX_RELATIVE_TTL) as f64;
+        let served_until = dies_at - STABLE_END_GUARD;
+        Entry { token: fetched.token, refresh_at: served_until, expires_at: served_until, dies_at }
+    }
+
+    /// Whether what is left of it is no more than the last seconds it is
+    /// not served.
+    pub fn at_its_end(&self, now: f64) -> bool {
+        self.expires_at <= now
     }
 
     /// A token cached by legacy code: nothing is known of it but how long

@@ -9,6 +9,11 @@ pub const COLD_FAILURE_BACKOFF: u32 = 2;
 /// own upstream calls: at most this many per minute.
 pub const DEGRADED_CALLS_PER_MINUTE: usize = 3;
 
+/// A stable token in its last stretch is served until this many seconds
+/// before WeChat's own expiry: the time a call made with it takes to reach
+/// WeChat. (A fresh token keeps a larger guard: a tenth of its life.)
+pub const STABLE_END_GUARD: f64 = 2.0;
+
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub refresh_margin: u64,

@@ -7,7 +7,7 @@ use super::entry::{is_token, Entry};
 use super::keys::Keys;
 use super::local::{Held, LocalSlot, Origin};
 use super::lock::{self, Failure, LockValue};
-use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE};
+use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE, STABLE_END_GUARD};
 use super::ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, TokenKind, Upstream};
 use crate::error::WeixinError;
 use crate::secret::Secret;
@@ -456,12 +456,41 @@ impl TokenService<'_> {
     }
 
     /// The stable token, not forced, within this process's own budget of
-    /// upstream calls without memcached.
+    /// upstream calls without memcached. WeChat gives the same stable token
+    /// until it dies, with the life it has left: in its last seconds a new
+    /// one is had only once it is dead, so this process waits for that
+    /// (seconds, once per token life) rather than serve a dead token or ask
+    /// again for the same one.
     fn fetch_degraded(&self, now: f64) -> Result<Entry, WeixinError> {
         if let Some(entry) = self.await_sibling_fetch() {
             return Ok(entry);
         }
-        if !self.local.allow_degraded_call(now, DEGRADED_CALLS_PER_MINUTE, 60.0) {
+        let held = self.local.held().filter(|h| h.origin == Origin::Degraded).map(|h| h.entry);
+        if let Some(dying) = held.filter(|e| e.dies_at - now <= STABLE_END_GUARD + 1.0) {
+            self.outlive(&dying);
+        }
+        let entry = self.fetch_stable()?;
+        if !entry.at_its_end(self.clock.now()) {
+            return Ok(entry);
+        }
+        // Only seconds left of what WeChat gave: the next one comes once
+        // this one is dead.
+        self.outlive(&entry);
+        self.fetch_stable()
+    }
+
+    /// Sleeps until `entry`'s token is surely dead (WeChat counts whole
+    /// seconds), if it is not yet.
+    fn outlive(&self, entry: &Entry) {
+        let left = entry.dies_at + 1.0 - self.clock.now();
+        if left > 0.0 {
+            self.clock.sleep(Duration::from_secs_f64(left));
+        }
+    }
+
+    /// One non-forced stable token request, within the budget.
+    fn fetch_stable(&self) -> Result<Entry, WeixinError> {
+        if !self.local.allow_degraded_call(self.clock.now(), DEGRADED_CALLS_PER_MINUTE, 60.0) {
             return Err(WeixinError::local(format!(
                 "token requests throttled: memcached is unreachable or full for key {}, and this process \
                  already made {DEGRADED_CALLS_PER_MINUTE} token requests without it in the last minute \
@@ -473,7 +502,7 @@ impl TokenService<'_> {
             let _in_flight = DegradedFetch::start(self.local);
             self.fetch(TokenKind::Stable { force: false })?
         };
-        Ok(Entry::fresh(fetched, self.clock.now(), self.policy.refresh_margin))
+        Ok(Entry::stable(fetched, self.clock.now(), self.policy.refresh_margin))
     }
 
     /// Threads of one process (ZTS) share its slot: while one of them asks

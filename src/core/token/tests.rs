@@ -874,3 +874,55 @@ fn classic_clocks_that_disagree_change_nothing() {
         assert!((3..=5).contains(&calls), "skew {skew}: {calls} calls in 60 s of 20 s tokens");
     }
 }
+
+/// WeChat's non-forced stable token as documented: the same token until it
+/// dies, `expires_in` being the life it has left (whole seconds); a new one
+/// once it is dead.
+struct StableLife<'c> {
+    clock: &'c FakeClock,
+    lifetime: f64,
+    current: RefCell<Option<(String, f64)>>,
+    calls: Cell<u32>,
+}
+
+impl Upstream for StableLife<'_> {
+    fn fetch(&self, _: &str, _: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError> {
+        assert_eq!(kind, TokenKind::Stable { force: false }, "never forced, never plain without memcached");
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.0.get();
+        let mut current = self.current.borrow_mut();
+        if current.as_ref().is_none_or(|(_, dies)| dies - now < 1.0) {
+            *current = Some((format!("S{}", self.calls.get()), now + self.lifetime));
+        }
+        let (token, dies) = current.clone().unwrap();
+        Ok(FetchedToken { token, expires_in: (dies - now).round() as u64 })
+    }
+}
+
+#[test]
+fn without_memcached_a_stable_tokens_end_of_life_brings_no_exception_and_no_dead_token() {
+    setup!(world, store, svc);
+    store.down.set(true);
+    let wechat = StableLife { clock: &world.clock, lifetime: 20.0, current: RefCell::default(), calls: Cell::new(0) };
+    // Two daemons, 20-s tokens due 3 s before expiry, across five lives.
+    let svc = TokenService { upstream: &wechat, ..with_policy(svc, 3, 0) };
+    let other = other_process(&svc);
+    let (mut exceptions, mut dead) = (0, 0);
+    for step in 0..1000 {
+        world.clock.advance(0.1);
+        match if step % 2 == 0 { svc.token() } else { other.token() } {
+            Ok(token) => {
+                let (current, dies) = wechat.current.borrow().clone().unwrap();
+                if token != current || world.clock.0.get() >= dies {
+                    dead += 1;
+                }
+            }
+            Err(_) => exceptions += 1,
+        }
+    }
+    assert_eq!((exceptions, dead), (0, 0));
+    // Per process and life: the first request, one when due (the same
+    // token, with what it has left), one after it died.
+    let calls = wechat.calls.get();
+    assert!(calls <= 2 * 3 * 5 + 2, "{calls} requests for 5 lives of 2 processes");
+}
