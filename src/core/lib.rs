@@ -3,7 +3,7 @@
 //!
 //! - values and rules: `secret`, `error`, `config`, `token` (the fleet
 //!   protocol over ports), `jssdk`, `quota`'s day and key;
-//! - adapters: `memcached`, `http`, `wechat`, `tickets`, and the system
+//! - adapters: `memcached`, `http`, `wechat`, `tickets`, `machine_share`, and the system
 //!   (`process`, `signals`, `random`, over `posix_shim.c`);
 //! - `service`: an account's token (or ticket) service wired to them.
 //!
@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod jssdk;
+pub mod machine_share;
 pub mod memcached;
 pub mod process;
 pub mod quota;

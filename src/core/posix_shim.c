@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Blocks every signal on the calling thread; returns the previous mask, to
  * give back to weixin_signals_restore (NULL: nothing was changed). */
@@ -97,4 +98,16 @@ long weixin_socket_peek(int fd)
 {
 	char byte;
 	return (long)recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+}
+
+/* Seconds since boot (CLOCK_BOOTTIME): one clock for every process of this
+ * machine, never stepped by a wall-clock change, and counting through a
+ * suspend as WeChat's own clock does. -1 if unavailable. */
+double weixin_boottime_seconds(void)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_BOOTTIME, &now) != 0) {
+		return -1.0;
+	}
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }

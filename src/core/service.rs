@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::error::WeixinError;
+use crate::machine_share::MachineFile;
 use crate::memcached::{Counters, Memcached};
 use crate::process::{self, Inherited, PerProcess};
 use crate::quota::{self, Counted, Endpoint, Quota};
@@ -34,6 +35,9 @@ struct Account {
     /// The API base URL, CA and proxy settings: with the credentials, whose
     /// failure a marker in the lock is.
     upstream_id: String,
+    /// What the processes of this machine share the token under while
+    /// memcached is away (no secret in it).
+    machine_name: String,
 }
 
 /// The upstream part of a failure marker's fingerprint (only ever hashed).
@@ -93,6 +97,7 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
     }
     let base_key = make_key(&settings.cache_key, appid)?;
     let keys = Keys::new(&base_key, settings.use_stable_token);
+    let machine_name = format!("{}|{appid}|{}", pool_and_key(settings, &keys), upstream_id(settings));
     let account = Rc::new(Account {
         appid: appid.to_string(),
         base_key,
@@ -104,6 +109,7 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
             settings.token_http.timeout,
             settings.use_stable_token,
         ),
+        machine_name,
         upstream_id: upstream_id(settings),
     });
     ACCOUNTS.with_borrow_mut(|accounts| {
@@ -161,8 +167,11 @@ pub fn with_ticket_service<T>(
             Policy::new(settings.refresh_margin, settings.local_cache_ttl, settings.token_http.timeout * 3, false);
         let store = store(settings, &keys);
         let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind };
+        let machine_name = format!("{}|{appid}|{}", pool_and_key(settings, &keys), account.upstream_id);
+        let machine = MachineFile { name: &machine_name };
         let service = TokenService {
             store: &store,
+            machine: Some(&machine),
             upstream: &Counted { inner: &api, quota: counting, endpoint: Endpoint::of_ticket },
             clock: &SystemClock,
             local: &local,
@@ -193,7 +202,8 @@ fn with_account<T>(
     let counters = counters(settings);
     let counting = counting(settings, &counters, quota_warn);
     let upstream = Counted { inner: &api, quota: &counting, endpoint: Endpoint::of_token };
-    let service = token_service(account, &store, &upstream, secret, warn);
+    let machine = MachineFile { name: &account.machine_name };
+    let service = token_service(account, &store, &upstream, &machine, secret, warn);
     job(&service, &counting).map_err(|e| e.redact(secret.expose()))
 }
 
@@ -229,12 +239,14 @@ fn token_service<'a>(
     account: &'a Account,
     store: &'a Memcached<'a>,
     upstream: &'a dyn Upstream,
+    machine: &'a MachineFile<'a>,
     secret: &'a Secret<'a>,
     warn: &'a dyn Fn(&WeixinError),
 ) -> TokenService<'a> {
     TokenService {
         store,
         upstream,
+        machine: Some(machine),
         clock: &SystemClock,
         local: &account.local,
         keys: &account.keys,

@@ -54,6 +54,7 @@ pub use keys::{make_key, Keys, LONGEST_SUFFIX};
 pub use local::{LocalCache, LocalSlot};
 pub use policy::Policy;
 pub use ports::{
-    Age, Clock, FetchedToken, SharedStore, Sighting, StoreError, StoreFault, SystemClock, TokenKind, Upstream,
+    Age, Clock, FetchedToken, MachineShare, SharedStore, Sighting, StoreError, StoreFault, SystemClock, TokenKind,
+    Upstream,
 };
 pub use rules::TokenService;

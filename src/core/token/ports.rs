@@ -92,6 +92,18 @@ pub trait SharedStore {
     fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError>;
 }
 
+/// What the processes of one machine share while memcached is away, so
+/// that they make one token request per token life, not one each.
+pub trait MachineShare {
+    /// The token one of them got, and the seconds it has left.
+    fn read(&self) -> Option<(String, f64)>;
+    fn write(&self, token: &str, seconds_left: f64);
+    /// Makes this process the one of this machine that asks WeChat for the
+    /// token, waiting up to `wait` for another that is; `None` if it could
+    /// not within `wait`. Dropping the guard lets the next one in.
+    fn lock(&self, wait: Duration) -> Option<Box<dyn std::any::Any>>;
+}
+
 /// Which token endpoint a fetch uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {

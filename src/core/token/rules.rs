@@ -8,7 +8,7 @@ use super::keys::Keys;
 use super::local::{Held, LocalSlot, Origin};
 use super::lock::{self, Failure, LockValue};
 use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE, STABLE_END_GUARD};
-use super::ports::{Clock, FetchedToken, SharedStore, StoreError, StoreFault, TokenKind, Upstream};
+use super::ports::{Clock, FetchedToken, MachineShare, SharedStore, StoreError, StoreFault, TokenKind, Upstream};
 use crate::error::WeixinError;
 use crate::secret::Secret;
 use crate::stats;
@@ -39,6 +39,8 @@ enum Lock {
 pub struct TokenService<'a> {
     pub store: &'a dyn SharedStore,
     pub upstream: &'a dyn Upstream,
+    /// The other processes of this machine, while memcached is away.
+    pub machine: Option<&'a dyn MachineShare>,
     pub clock: &'a dyn Clock,
     /// The token this process holds for this memcached pool and key.
     pub local: &'a LocalSlot,
@@ -462,9 +464,34 @@ impl TokenService<'_> {
     /// (seconds, once per token life) rather than serve a dead token or ask
     /// again for the same one.
     fn fetch_degraded(&self, now: f64) -> Result<Entry, WeixinError> {
-        if let Some(entry) = self.await_sibling_fetch() {
+        if let Some(entry) = self.await_sibling_fetch().or_else(|| self.from_machine()) {
             return Ok(entry);
         }
+        // One process of this machine asks; the others wait for its token
+        // (at most one request long, then ask themselves).
+        let wait = self.policy.token_timeout + Duration::from_secs(STABLE_END_GUARD as u64 + 2);
+        let _flight = self.machine.and_then(|machine| machine.lock(wait));
+        if let Some(entry) = self.from_machine() {
+            return Ok(entry);
+        }
+        let entry = self.fetch_degraded_here(now)?;
+        if let Some(machine) = self.machine {
+            machine.write(&entry.token, entry.dies_at - self.clock.now());
+        }
+        Ok(entry)
+    }
+
+    /// A stable token another process of this machine got, unless it is in
+    /// its last seconds.
+    fn from_machine(&self) -> Option<Entry> {
+        let (token, left) = self.machine?.read()?;
+        let now = self.clock.now();
+        let entry = Entry::stable(FetchedToken { token, expires_in: left as u64 }, now, self.policy.refresh_margin);
+        (!entry.at_its_end(now)).then_some(entry)
+    }
+
+    /// `fetch_degraded` by this process itself.
+    fn fetch_degraded_here(&self, now: f64) -> Result<Entry, WeixinError> {
         let held = self.local.held().filter(|h| h.origin == Origin::Degraded).map(|h| h.entry);
         if let Some(dying) = held.filter(|e| e.dies_at - now <= STABLE_END_GUARD + 1.0) {
             self.outlive(&dying);

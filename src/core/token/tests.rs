@@ -243,6 +243,7 @@ fn service<'a>(
     TokenService {
         store,
         upstream: &world.upstream,
+        machine: None,
         clock: &world.clock,
         local: &world.local,
         keys: leak(Keys::new("k", stable)),
@@ -925,4 +926,50 @@ fn without_memcached_a_stable_tokens_end_of_life_brings_no_exception_and_no_dead
     // token, with what it has left), one after it died.
     let calls = wechat.calls.get();
     assert!(calls <= 2 * 3 * 5 + 2, "{calls} requests for 5 lives of 2 processes");
+}
+
+/// The other processes of one machine, as a map and a flag.
+#[derive(Default)]
+struct MachineMap {
+    token: RefCell<Option<(String, f64)>>,
+    clock_at_write: Cell<f64>,
+}
+
+struct MachineView<'a>(&'a MachineMap, &'a FakeClock);
+
+impl MachineShare for MachineView<'_> {
+    fn read(&self) -> Option<(String, f64)> {
+        let (token, left) = self.0.token.borrow().clone()?;
+        let left = left - (self.1 .0.get() - self.0.clock_at_write.get());
+        (left > 0.0).then_some((token, left))
+    }
+    fn write(&self, token: &str, seconds_left: f64) {
+        *self.0.token.borrow_mut() = Some((token.to_string(), seconds_left));
+        self.0.clock_at_write.set(self.1 .0.get());
+    }
+    fn lock(&self, _: Duration) -> Option<Box<dyn std::any::Any>> {
+        Some(Box::new(()))
+    }
+}
+
+#[test]
+fn without_memcached_the_processes_of_a_machine_share_one_stable_token_per_life() {
+    setup!(world, store, svc);
+    store.down.set(true);
+    let machine = MachineMap::default();
+    let view = MachineView(&machine, &world.clock);
+    let wechat = StableLife { clock: &world.clock, lifetime: 20.0, current: RefCell::default(), calls: Cell::new(0) };
+    let svc = TokenService { upstream: &wechat, machine: Some(&view), ..with_policy(svc, 3, 0) };
+    // 30 workers of a pool recycled one after another, across three lives.
+    let mut served = Vec::new();
+    for _ in 0..30 {
+        world.clock.advance(2.0);
+        served.push(other_process(&svc).token().unwrap());
+    }
+    // 60 s and the waits for deaths: three or four lives.
+    let lives = served.iter().collect::<std::collections::HashSet<_>>().len() as u32;
+    assert!((3..=4).contains(&lives), "{served:?}");
+    // Per life: the first request, and at most one more to learn its end
+    // (30 requests, one per worker, without sharing).
+    assert!(wechat.calls.get() <= 2 * lives, "{} requests for {lives} lives", wechat.calls.get());
 }
