@@ -11,6 +11,7 @@
  * @ini weixin.appsecret ""                             AppSecret, likewise (masked by php --ri)
  * @ini weixin.memcache_servers "localhost:11211"       memcached servers, comma-separated host:port or unix:///path
  * @ini weixin.memcache_protocol "auto"                 auto: meta commands where the server has them, classic text commands elsewhere; meta; text
+ * @ini weixin.memcache_distribution "memcache"        which legacy client's placement of keys over several servers: memcache (PECL memcache's ring) or memcached (PECL memcached's default, modula)
  * @ini weixin.cache_key "access_token"                 memcached key; {appid} is replaced by the AppID
  * @ini weixin.api_base_url "https://api.weixin.qq.com" WeChat API base URL
  * @ini weixin.timeout "5"                              timeout in seconds of http_request() calls

@@ -42,6 +42,7 @@ weixin.appid => wx0000000000000000 => wx0000000000000000
 weixin.appsecret => ******** => ********
 weixin.memcache_servers => HOST:PORT => HOST:PORT
 weixin.memcache_protocol => auto => auto
+weixin.memcache_distribution => memcache => memcache
 weixin.cache_key => access_token => access_token
 weixin.api_base_url => http://HOST:PORT => http://HOST:PORT
 weixin.timeout => 5 => 5

@@ -44,7 +44,7 @@ echo describe_class('class_weixin'), "\n";
 --EXPECT--
 classes match
 INI entries match
-16 INI entries
+17 INI entries
 weixin.ini matches
 class class_weixin extends -
   property public $appid = NULL

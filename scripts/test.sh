@@ -15,8 +15,8 @@
 # run-tests.php and php-fpm are used, the extension is built for it (into
 # CARGO_TARGET_DIR if set). Every skip counts as a failure, except those
 # explained by what this PHP lacks, which are named: the PECL memcache client
-# (Debian has no php8.5-memcache; its interop tests skip), thread safety (the
-# threads test needs ZTS).
+# (Debian has no php8.5-memcache; its interop tests skip), the PECL memcached
+# client (its interop test skips), thread safety (the threads test needs ZTS).
 source "$(dirname "$0")/lib.sh"
 
 valgrind_args=()
@@ -45,6 +45,10 @@ if ! "$PHP" -r 'exit(class_exists("Memcache") ? 0 : 1);' 2>/dev/null; then
     export WEIXIN_TEST_NO_MEMCACHE=1
     expected_skips+=("PECL memcache not installed (interop only)")
     say "PHP $PHP_VER has no PECL memcache client: its interop tests skip, the others read memcached directly"
+fi
+if ! "$PHP" -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null; then
+    expected_skips+=("PECL memcached not installed (interop only)")
+    say "PHP $PHP_VER has no PECL memcached client: its interop test skips"
 fi
 if ! "$PHP" -n -r 'exit(PHP_ZTS ? 0 : 1);'; then
     expected_skips+=("needs a thread-safe PHP")

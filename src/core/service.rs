@@ -213,6 +213,7 @@ fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
         home: &keys.token,
         timeout: settings.memcache_timeout,
         protocol: settings.memcache_protocol,
+        distribution: settings.memcache_distribution,
     }
 }
 
@@ -221,6 +222,7 @@ fn counters(settings: &Settings) -> Counters<'_> {
         servers: &settings.memcache_servers,
         timeout: settings.memcache_timeout,
         protocol: settings.memcache_protocol,
+        distribution: settings.memcache_distribution,
     }
 }
 

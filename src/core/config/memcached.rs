@@ -1,5 +1,5 @@
-//! Where memcached is and how to talk to it: `weixin.memcache_servers` and
-//! `weixin.memcache_protocol`.
+//! Where memcached is and how to talk to it: `weixin.memcache_servers`,
+//! `weixin.memcache_protocol` and `weixin.memcache_distribution`.
 
 use std::fmt;
 
@@ -103,6 +103,29 @@ pub fn parse_protocol(value: &str) -> Result<MemcacheProtocol, WeixinError> {
     }
 }
 
+/// `weixin.memcache_distribution`: which legacy client's placement a key
+/// follows over several servers, so that both find one token on one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemcacheDistribution {
+    /// PECL memcache (`new Memcache`): its default consistent crc32 ring.
+    Memcache,
+    /// PECL memcached (`new Memcached`) with default options: libmemcached's
+    /// one-at-a-time hash modulo the number of servers.
+    Memcached,
+}
+
+pub fn parse_distribution(value: &str) -> Result<MemcacheDistribution, WeixinError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "memcache" | "" => Ok(MemcacheDistribution::Memcache),
+        "memcached" => Ok(MemcacheDistribution::Memcached),
+        _ => Err(WeixinError::config(format!(
+            "weixin.memcache_distribution is '{}': use memcache (where PECL memcache's Memcache puts a key) \
+             or memcached (where PECL memcached's Memcached puts it with default options)",
+            value.trim().escape_default()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +158,16 @@ mod tests {
         assert_eq!(parse_protocol("text").unwrap(), MemcacheProtocol::Text);
         let error = parse_protocol("binary").unwrap_err().to_string();
         assert!(error.contains("weixin.memcache_protocol") && error.contains("auto, meta or text"), "{error}");
+    }
+
+    #[test]
+    fn distributions_parse_and_others_are_refused_naming_the_setting() {
+        assert_eq!(parse_distribution("").unwrap(), MemcacheDistribution::Memcache);
+        assert_eq!(parse_distribution("memcache").unwrap(), MemcacheDistribution::Memcache);
+        assert_eq!(parse_distribution(" Memcached ").unwrap(), MemcacheDistribution::Memcached);
+        for bad in ["modula", "consistent", "memcached,", "ketama"] {
+            let error = parse_distribution(bad).unwrap_err().to_string();
+            assert!(error.starts_with("weixin.memcache_distribution is") && error.contains("memcache"), "{error}");
+        }
     }
 }

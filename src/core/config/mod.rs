@@ -12,7 +12,9 @@ use crate::secret::Secret;
 
 mod memcached;
 
-pub use memcached::{parse_protocol, parse_servers, MemcacheProtocol, ServerAddr};
+pub use memcached::{
+    parse_distribution, parse_protocol, parse_servers, MemcacheDistribution, MemcacheProtocol, ServerAddr,
+};
 
 /// Every INI entry the extension registers: name, default, meaning.
 /// The single source for registration, `php --ri weixin` and the docs.
@@ -24,6 +26,12 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
         "weixin.memcache_protocol",
         "auto",
         "auto: meta commands where the server has them, classic text commands elsewhere; meta; text",
+    ),
+    (
+        "weixin.memcache_distribution",
+        "memcache",
+        "which legacy client's placement of keys over several servers: memcache (PECL memcache's consistent ring) \
+         or memcached (PECL memcached's default: modula)",
     ),
     ("weixin.cache_key", "access_token", "memcached key of the token; {appid} is replaced by the AppID"),
     ("weixin.api_base_url", "https://api.weixin.qq.com", "base URL of the WeChat API"),
@@ -80,6 +88,8 @@ pub struct Settings {
     pub memcache_servers: Vec<ServerAddr>,
     /// `weixin.memcache_protocol`.
     pub memcache_protocol: MemcacheProtocol,
+    /// `weixin.memcache_distribution`.
+    pub memcache_distribution: MemcacheDistribution,
     pub cache_key: String,
     pub api_base_url: String,
     /// `weixin.timeout`, `weixin.ca_file` and `weixin.proxy`: `http_request()`.
@@ -113,6 +123,7 @@ impl Settings {
             appsecret: Secret::new(get("weixin.appsecret").trim()),
             memcache_servers: parse_servers(&get("weixin.memcache_servers"))?,
             memcache_protocol: parse_protocol(&get("weixin.memcache_protocol"))?,
+            memcache_distribution: parse_distribution(&get("weixin.memcache_distribution"))?,
             cache_key: get("weixin.cache_key").trim().to_string(),
             api_base_url: base,
             http: HttpOptions {
@@ -450,6 +461,7 @@ mod tests {
         assert!(!s.use_stable_token);
         assert_eq!((s.http.proxy, s.token_http.proxy), (None, None));
         assert_eq!(s.daily_quota_warning, 1600, "80% of WeChat's 2,000 a day");
+        assert_eq!(s.memcache_distribution, MemcacheDistribution::Memcache, "where PECL memcache puts keys");
     }
 
     #[test]

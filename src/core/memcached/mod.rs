@@ -12,9 +12,10 @@
 //! classic. That is no failure and raises no warning. What a process
 //! learned is forgotten when the server fails (it may come back upgraded).
 //!
-//! Every key of a token goes to the server the PECL memcache client picks
-//! for the plain key (`ring`): the token, its record and its lock never split
-//! across servers. One blocking connection per server per process
+//! Every key of a token goes to the server the legacy client picks for the
+//! plain key (`placement`: PECL memcache's ring or PECL memcached's modula,
+//! `weixin.memcache_distribution`): the token, its record and its lock never
+//! split across servers. One blocking connection per server per process
 //! (`connection`), no threads, no pool; made lazily, and made anew in a
 //! process that finds it was forked, so parent and child never read each
 //! other's replies. A server that fails is skipped for a moment: a dead or
@@ -24,19 +25,20 @@
 mod classic;
 mod connection;
 mod meta;
+mod placement;
 mod ring;
 mod transport;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::config::{MemcacheProtocol, ServerAddr};
+use crate::config::{MemcacheDistribution, MemcacheProtocol, ServerAddr};
 use crate::process::{Inherited, PerProcess};
 use crate::quota::DailyCounter;
 use crate::token::{Age, Keys, SharedStore, Sighting, StoreError, StoreFault};
 pub use connection::Protocol;
 use connection::{Connection, Failure, Mode, Reply, Request, Status};
-use ring::Ring;
+use placement::Placements;
 
 /// How long a failed server is skipped before it is tried again.
 const RETRY_DOWN_SERVER_AFTER: Duration = Duration::from_secs(2);
@@ -45,12 +47,14 @@ const RETRY_DOWN_SERVER_AFTER: Duration = Duration::from_secs(2);
 pub struct Memcached<'a> {
     pub servers: &'a [ServerAddr],
     /// The plain token key: every command, whatever its key, goes to the
-    /// server this one maps to (where PECL memcache puts it).
+    /// server this one maps to (where the legacy client puts it).
     pub home: &'a str,
     /// For a whole command: connecting, sending, the reply.
     pub timeout: Duration,
     /// `weixin.memcache_protocol`.
     pub protocol: MemcacheProtocol,
+    /// `weixin.memcache_distribution`.
+    pub distribution: MemcacheDistribution,
 }
 
 /// What this process knows of one server.
@@ -65,7 +69,7 @@ struct Server {
 /// This process's connections.
 #[derive(Default)]
 struct ProcessConnections {
-    rings: HashMap<Vec<ServerAddr>, Ring>,
+    placements: Placements,
     servers: HashMap<ServerAddr, Server>,
 }
 
@@ -94,7 +98,7 @@ impl Memcached<'_> {
             MemcacheProtocol::Auto => {
                 let (address, known) = {
                     let mut connections = CONNECTIONS.lock();
-                    let index = home_index(&mut connections, self.servers, self.home);
+                    let index = home_index(&mut connections, self.distribution, self.servers, self.home);
                     let address = &self.servers[index];
                     (address, connections.servers.get(address).and_then(|server| server.protocol))
                 };
@@ -172,7 +176,7 @@ impl Memcached<'_> {
     /// The home server and its idle connection, taken out of the map.
     fn check_out(&self) -> Result<(&ServerAddr, Option<Connection>), StoreError> {
         let mut connections = CONNECTIONS.lock();
-        let index = home_index(&mut connections, self.servers, self.home);
+        let index = home_index(&mut connections, self.distribution, self.servers, self.home);
         let address = &self.servers[index];
         let server = connections.servers.get_mut(address).expect("home_index keeps every home server");
         if server.down_until.is_some_and(|until| Instant::now() < until) {
@@ -317,16 +321,13 @@ impl Memcached<'_> {
 }
 
 /// The index of the server that holds `home`, that server known to the map.
-fn home_index(connections: &mut ProcessConnections, servers: &[ServerAddr], home: &str) -> usize {
-    let index = if servers.len() < 2 {
-        0
-    } else {
-        let rings = &mut connections.rings;
-        if !rings.contains_key(servers) {
-            rings.insert(servers.to_vec(), Ring::new(servers));
-        }
-        rings[servers].server_for(home)
-    };
+fn home_index(
+    connections: &mut ProcessConnections,
+    distribution: MemcacheDistribution,
+    servers: &[ServerAddr],
+    home: &str,
+) -> usize {
+    let index = connections.placements.server_for(distribution, servers, home);
     let address = &servers[index];
     if !connections.servers.contains_key(address) {
         connections.servers.insert(address.clone(), Server { idle: None, down_until: None, protocol: None });
@@ -412,11 +413,18 @@ pub struct Counters<'a> {
     pub servers: &'a [ServerAddr],
     pub timeout: Duration,
     pub protocol: MemcacheProtocol,
+    pub distribution: MemcacheDistribution,
 }
 
 impl Counters<'_> {
     fn on_home_of<'k>(&'k self, key: &'k str) -> Memcached<'k> {
-        Memcached { servers: self.servers, home: key, timeout: self.timeout, protocol: self.protocol }
+        Memcached {
+            servers: self.servers,
+            home: key,
+            timeout: self.timeout,
+            protocol: self.protocol,
+            distribution: self.distribution,
+        }
     }
 }
 

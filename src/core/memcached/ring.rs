@@ -136,4 +136,19 @@ mod pecl_memcache_compat {
         let ours: String = (0..60).map(|i| char::from(b'0' + ring.server_for(&format!("key{i}")) as u8)).collect();
         assert_eq!(ours, PECL_PLACEMENT);
     }
+
+    /// Recorded likewise with `addServer("unix:///tmp/wx-ring/memcached.sock", 0)`
+    /// (a memcached on that socket), then `127.0.0.1` 21211 and 21212: PECL
+    /// memcache hashes a socket as its whole `unix://` host and port 0,
+    /// `"unix:///tmp/wx-ring/memcached.sock:0-N"`.
+    const PECL_PLACEMENT_WITH_A_SOCKET: &str = "202220221220021111212002111111210020001010110102020122121111";
+
+    #[test]
+    fn a_unix_socket_is_hashed_as_pecl_memcache_hashes_it() {
+        let socket = ServerAddr { host: "unix:///tmp/wx-ring/memcached.sock".into(), port: 0 };
+        let tcp = (21211..=21212).map(|port| ServerAddr { host: "127.0.0.1".into(), port });
+        let ring = Ring::new(&std::iter::once(socket).chain(tcp).collect::<Vec<_>>());
+        let ours: String = (0..60).map(|i| char::from(b'0' + ring.server_for(&format!("key{i}")) as u8)).collect();
+        assert_eq!(ours, PECL_PLACEMENT_WITH_A_SOCKET);
+    }
 }

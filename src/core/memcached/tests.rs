@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use super::ring::Ring;
 use super::*;
 
 /// One accepted connection, as the fake sees it.
@@ -109,7 +110,13 @@ impl Fake {
 
 /// A store pinned to the meta protocol (the fakes speak it unasked).
 fn store<'a>(servers: &'a [ServerAddr], home: &'a str) -> Memcached<'a> {
-    Memcached { servers, home, timeout: Duration::from_millis(500), protocol: MemcacheProtocol::Meta }
+    Memcached {
+        servers,
+        home,
+        timeout: Duration::from_millis(500),
+        protocol: MemcacheProtocol::Meta,
+        distribution: MemcacheDistribution::Memcache,
+    }
 }
 
 /// The plain value under `key` and how long memcached keeps it (`mg … t`).
@@ -273,6 +280,7 @@ fn a_silent_server_times_out_and_is_skipped() {
         home: "k",
         timeout: Duration::from_millis(100),
         protocol: MemcacheProtocol::Meta,
+        distribution: MemcacheDistribution::Memcache,
     };
     let started = Instant::now();
     let error = store.get("k").unwrap_err();
@@ -410,7 +418,12 @@ fn counting_fake() -> Fake {
 }
 
 fn counters(servers: &[ServerAddr]) -> Counters<'_> {
-    Counters { servers, timeout: Duration::from_millis(500), protocol: MemcacheProtocol::Meta }
+    Counters {
+        servers,
+        timeout: Duration::from_millis(500),
+        protocol: MemcacheProtocol::Meta,
+        distribution: MemcacheDistribution::Memcache,
+    }
 }
 
 #[test]
@@ -559,7 +572,13 @@ fn classic_fake(on_probe: OnProbe) -> Fake {
 }
 
 fn auto<'a>(servers: &'a [ServerAddr], home: &'a str) -> Memcached<'a> {
-    Memcached { servers, home, timeout: Duration::from_millis(500), protocol: MemcacheProtocol::Auto }
+    Memcached {
+        servers,
+        home,
+        timeout: Duration::from_millis(500),
+        protocol: MemcacheProtocol::Auto,
+        distribution: MemcacheDistribution::Memcache,
+    }
 }
 
 #[test]
@@ -629,4 +648,32 @@ fn pinned_to_text_a_server_is_never_probed() {
     store.set("k", "T1", 60).unwrap();
     assert_eq!(store.get("k").unwrap().as_deref(), Some("T1"));
     assert_eq!((fake.seen("mn"), fake.connections()), (0, 1));
+}
+
+#[test]
+fn each_distribution_puts_a_token_and_a_counter_where_its_client_puts_their_keys() {
+    let fakes = [counting_fake(), counting_fake()];
+    let servers = [fakes[0].address.clone(), fakes[1].address.clone()];
+    let mut placements = Placements::default();
+    let mut at = |distribution: MemcacheDistribution, key: &str| placements.server_for(distribution, &servers, key);
+    // Keys the two clients put on different servers.
+    let mut disputed = (0..)
+        .map(|i| format!("key{i}"))
+        .filter(|key| at(MemcacheDistribution::Memcache, key) != at(MemcacheDistribution::Memcached, key));
+    let (home, counter) = (disputed.next().unwrap(), disputed.next().unwrap());
+    drop(disputed);
+    for distribution in [MemcacheDistribution::Memcache, MemcacheDistribution::Memcached] {
+        let tokens = Memcached { distribution, ..store(&servers, &home) };
+        tokens.set(&home, "token", 60).unwrap();
+        tokens.set(&format!("{home}:meta"), "record", 60).unwrap();
+        let counters = Counters { distribution, ..counters(&servers) };
+        assert_eq!(counters.add_one(&counter, 60), Ok(1));
+        let (home_at, counter_at) = (at(distribution, &home), at(distribution, &counter));
+        for (index, fake) in fakes.iter().enumerate() {
+            let tokens_here = fake.seen(&format!("ms {home} ")) + fake.seen(&format!("ms {home}:meta "));
+            assert_eq!(tokens_here, if index == home_at { 2 } else { 0 }, "{distribution:?}: server {index}");
+            assert_eq!(fake.seen(&format!("ma {counter} ")), usize::from(index == counter_at), "{distribution:?}");
+        }
+        fakes.iter().for_each(|fake| fake.log.lock().unwrap().clear());
+    }
 }
