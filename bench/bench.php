@@ -7,9 +7,13 @@
  *   legacy     the userland baseline (bench/legacy_weixin.php; run without the extension)
  *   extension  new class_weixin() with the process-local cache (weixin.local_cache_ttl default)
  *   no-local   the same with weixin.local_cache_ttl=0 (every construction asks memcached)
+ *   no-local-text       the same with weixin.memcache_protocol=text (classic `get KEY KEY:meta`)
+ *   no-local-twemproxy  the same through twemproxy (weixin.memcache_protocol=auto: classic)
  *   raw-get    Memcache::get on one persistent PECL connection (a memcached round trip from PHP)
+ *   raw-get-twemproxy   the same through twemproxy
  *   memory     RSS and Zend heap before and after ITERATIONS constructions
- * Environment: BENCH_MEMCACHED (host:port), BENCH_API (stand-in URL).
+ * Environment: BENCH_MEMCACHED (host:port), BENCH_API (stand-in URL), BENCH_TWEMPROXY
+ * (host:port, for raw-get-twemproxy).
  */
 [$host, $port] = explode(':', getenv('BENCH_MEMCACHED'));
 define('BENCH_MEMCACHED_HOST', $host);
@@ -44,13 +48,17 @@ switch ($variant) {
         break;
     case 'extension':
     case 'no-local':
+    case 'no-local-text':
+    case 'no-local-twemproxy':
     case 'extension-before':
     case 'no-local-before':
         $ns = timed($n, function ($n) { for ($i = 0; $i < $n; $i++) { $o = new class_weixin(); } });
         break;
     case 'raw-get':
+    case 'raw-get-twemproxy':
         $memcache = new Memcache();
-        @$memcache->pconnect($host, (int) $port);
+        [$getHost, $getPort] = $variant === 'raw-get' ? [$host, $port] : explode(':', getenv('BENCH_TWEMPROXY'));
+        @$memcache->pconnect($getHost, (int) $getPort);
         $ns = timed($n, function ($n) use ($memcache) { for ($i = 0; $i < $n; $i++) { $t = $memcache->get('access_token'); } });
         break;
     case 'memory':

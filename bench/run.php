@@ -29,8 +29,19 @@ $variants = [
     'legacy' => [[], 400],
     'extension' => [$withExt, 1000000],
     'no-local' => [$withExt + ['weixin.local_cache_ttl' => '0'], 20000],
+    // The classic text protocol against the same memcached: `get KEY KEY:meta`.
+    'no-local-text' => [$withExt + ['weixin.local_cache_ttl' => '0', 'weixin.memcache_protocol' => 'text'], 20000],
     'raw-get' => [[], 20000],
 ];
+// Through twemproxy (bench/run.sh starts it if it can): the extension finds
+// out by itself that it must speak classic, and the raw get goes through the
+// same proxy, so their ratio is like for like.
+$twemproxy = getenv('BENCH_TWEMPROXY');
+if ($twemproxy) {
+    $variants['no-local-twemproxy'] = [['weixin.memcache_servers' => $twemproxy] + $withExt
+        + ['weixin.local_cache_ttl' => '0', 'weixin.memcache_protocol' => 'auto'], 20000];
+    $variants['raw-get-twemproxy'] = [[], 20000];
+}
 // The same build figures for another revision (bench/run.sh --against REV).
 $against = getenv('BENCH_AGAINST_EXT');
 if ($against) {
@@ -39,6 +50,11 @@ if ($against) {
 }
 // A cached token for everyone: the extension writes the legacy key `access_token`.
 php_run($withExt, ['extension', '1']);
+$tokenCalls = function () {
+    $stats = json_decode((string) file_get_contents(getenv('BENCH_API') . '/__admin/stats?appid=wxbench00000000001'), true);
+    return ($stats['token_calls'] ?? 0) + ($stats['stable_calls'] ?? 0);
+};
+$primed = $tokenCalls();
 
 $trials = 5;
 $samples = [];
@@ -48,6 +64,9 @@ for ($t = 0; $t < $trials; $t++) {
     }
 }
 $ns = array_map(function ($list) { sort($list); return $list[intdiv(count($list), 2)]; }, $samples);
+// Every variant read the primed token: had one asked WeChat, its figure would
+// be a token request's, not a memcached read's.
+$asked = $tokenCalls() - $primed;
 
 // php-fpm throughput: a page that constructs the class and prints the token.
 $page = '<?php echo (new class_weixin())->access_token;';
@@ -82,9 +101,14 @@ $labels = [
     'legacy' => 'legacy baseline (PHP: connect + get per construction)',
     'extension' => 'extension, warm (process-local cache)',
     'no-local' => 'extension, `weixin.local_cache_ttl=0` (memcached each time)',
+    'no-local-text' => 'extension, `weixin.local_cache_ttl=0`, `weixin.memcache_protocol=text` (classic `get`)',
     'raw-get' => 'raw PECL `Memcache::get` on a persistent connection',
-    'floor' => '`new stdClass()` (PHP floor)',
 ];
+if ($twemproxy) {
+    $labels['no-local-twemproxy'] = 'extension, `weixin.local_cache_ttl=0`, through twemproxy (`auto`: classic)';
+    $labels['raw-get-twemproxy'] = 'raw PECL `Memcache::get` through the same twemproxy';
+}
+$labels['floor'] = '`new stdClass()` (PHP floor)';
 if ($against) {
     $rev = getenv('BENCH_AGAINST_REV');
     $labels['extension-before'] = "extension at `$rev`, warm";
@@ -97,6 +121,17 @@ foreach ($labels as $name => $label) {
 printf("\nRatios: warm extension is %.0f× faster than the baseline (target ≥ 50×) and %.1f× the PHP floor (aim ≤ 3×);"
     . " with `local_cache_ttl=0` it takes %.2f× a raw PECL get (target ≤ 1.2×).\n\n",
     $ns['legacy'] / $ns['extension'], $ns['extension'] / $ns['floor'], $ns['no-local'] / $ns['raw-get']);
+printf("Classic text protocol (`weixin.memcache_protocol=text`, one `get KEY KEY:meta` per construction):"
+    . " %.2f× a raw PECL get, %.2f× the meta path.\n\n", $ns['no-local-text'] / $ns['raw-get'], $ns['no-local-text'] / $ns['no-local']);
+if ($twemproxy) {
+    printf("Through twemproxy (`auto`: classic): %.2f× a raw PECL get through the same twemproxy"
+        . " (which itself takes %.2f× a direct raw get).\n\n", $ns['no-local-twemproxy'] / $ns['raw-get-twemproxy'],
+        $ns['raw-get-twemproxy'] / $ns['raw-get']);
+}
+if ($asked !== 0) {
+    printf("WARNING: the stand-in served %s token requests during the trials: some figures include them.\n\n",
+        var_export($asked, true));
+}
 if ($against) {
     printf("This build against `%s`, same run: warm %.2f×, `local_cache_ttl=0` %.2f× (time per construction; under 1 is faster).\n\n",
         getenv('BENCH_AGAINST_REV'), $ns['extension'] / $ns['extension-before'], $ns['no-local'] / $ns['no-local-before']);

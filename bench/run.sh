@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark (not part of the test suite): the extension against a
 # userland baseline that behaves like the legacy class, on this machine,
-# against one memcached and the local WeChat stand-in, in one run.
+# against one memcached (and twemproxy in front of it, for the classic text
+# protocol through a proxy) and the local WeChat stand-in, in one run.
 #   bench/run.sh                 # prints a markdown table of the figures
 #   bench/run.sh --against REV   # and the same figures for git revision REV,
 #                                # measured in the same run (no regression?)
@@ -20,6 +21,12 @@ fi
 start_memcached MC_PORT
 start_standin API_PORT
 export BENCH_MEMCACHED="127.0.0.1:$MC_PORT" BENCH_API="http://127.0.0.1:$API_PORT"
+# The twemproxy rows are extra: without nutcracker the rest still runs.
+if start_twemproxy TW_PORT "$MC_PORT"; then
+    export BENCH_TWEMPROXY="127.0.0.1:$TW_PORT"
+else
+    say "twemproxy did not start: no twemproxy rows"
+fi
 export WEIXIN_TEST_EXT="$EXT" WEIXIN_TEST_MEMCACHED="$BENCH_MEMCACHED" WEIXIN_TEST_API="$BENCH_API"
 say "benchmarking (memcached $BENCH_MEMCACHED, stand-in $BENCH_API); this takes a few minutes"
 php "$ROOT/bench/run.php"

@@ -184,6 +184,23 @@ start_memcached() {
     printf -v "$1" '%s' "$port"
 }
 
+# start_twemproxy VAR BACKEND_PORT: starts twemproxy (Debian's nutcracker) in
+# front of the memcached on BACKEND_PORT, sets VAR to its port. The same
+# configuration as php-tests/helpers.inc start_twemproxy().
+start_twemproxy() {
+    command -v nutcracker >/dev/null || { say "nutcracker not found"; return 1; }
+    local port; port=$(free_port)
+    local dir="$RUN_DIR/twemproxy.$port"
+    mkdir "$dir"
+    printf 'weixin:\n  listen: 127.0.0.1:%s\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 1000\n  auto_eject_hosts: false\n  servers:\n   - 127.0.0.1:%s:1\n' \
+        "$port" "$2" >"$dir/nutcracker.yml"
+    nutcracker -c "$dir/nutcracker.yml" -s "$(free_port)" -a 127.0.0.1 -p "$dir/nutcracker.pid" \
+        -o "$dir/nutcracker.log" >/dev/null 2>&1 &
+    SERVICE_PIDS+=($!)
+    wait_port 127.0.0.1 "$port" || { say "nutcracker: $(cat "$dir/nutcracker.log" 2>/dev/null)"; return 1; }
+    printf -v "$1" '%s' "$port"
+}
+
 # start_standin VAR [--tls-cert C --tls-key K]: starts the WeChat stand-in.
 start_standin() {
     local var=$1; shift
