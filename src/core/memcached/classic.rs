@@ -65,10 +65,10 @@ pub fn receive(request: &Request, transport: &mut Transport, deadline: Instant) 
         b"NOT_FOUND" => Status::NotFound,
         digits if matches!(request, Request::Increment { .. }) && number::<u64>(digits.trim_ascii()).is_some() => {
             let value = digits.to_vec();
-            return Ok(Reply {
-                status: Status::Value,
-                items: vec![Item { key: None, client_flags: None, ttl: None, cas: None, value }],
-            });
+            return Ok(Reply::with(
+                Status::Value,
+                [Item { key: None, client_flags: None, ttl: None, cas: None, value }],
+            ));
         }
         other => return Err(garbled(&format!("'{}'", printable(other)))),
     };
@@ -103,7 +103,7 @@ fn values(transport: &mut Transport, deadline: Instant) -> Result<Reply, Failure
         items.push(Item { key, client_flags, ttl: None, cas, value });
     }
     let status = if items.is_empty() { Status::Miss } else { Status::Value };
-    Ok(Reply { status, items })
+    Ok(Reply::with(status, items))
 }
 
 #[cfg(test)]
@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(reply_to(cas, b"NOT_FOUND\r\n").unwrap().status, Status::NotFound);
         let incr = Request::Increment { key: "n", delta: 1, create: None };
         let reply = reply_to(incr, b"42\r\n").unwrap();
-        assert_eq!((reply.status, reply.items[0].value.as_slice()), (Status::Value, &b"42"[..]));
+        assert_eq!((reply.status, reply.first().unwrap().value.as_slice()), (Status::Value, &b"42"[..]));
         assert_eq!(reply_to(incr, b"NOT_FOUND\r\n").unwrap().status, Status::NotFound);
         assert!(matches!(
             reply_to(incr, b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"),

@@ -113,19 +113,47 @@ pub struct Item {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: Status,
-    /// What a get found, in no particular order; an increment's new value.
-    pub items: Vec<Item>,
+    /// What a get found (an increment's new value): the first item inline
+    /// (most replies have one, and allocate nothing more), the others after.
+    first: Option<Item>,
+    more: Vec<Item>,
 }
 
 impl Reply {
     pub fn status(status: Status) -> Reply {
-        Reply { status, items: Vec::new() }
+        Reply { status, first: None, more: Vec::new() }
+    }
+
+    pub fn with(status: Status, items: impl IntoIterator<Item = Item>) -> Reply {
+        let mut items = items.into_iter();
+        Reply { status, first: items.next(), more: items.collect() }
+    }
+
+    pub fn first(&self) -> Option<&Item> {
+        self.first.as_ref()
+    }
+
+    pub fn first_mut(&mut self) -> Option<&mut Item> {
+        self.first.as_mut()
     }
 
     /// The item of `key` (meta replies: the only one).
     pub fn item(&self, key: &str) -> Option<&Item> {
-        self.items.iter().find(|item| item.key.as_deref().is_none_or(|k| k == key))
+        self.first.iter().chain(&self.more).find(|item| is_of(item, key))
     }
+
+    /// The item of `key`, taken out of the reply (its value is not copied).
+    pub fn take(&mut self, key: &str) -> Option<Item> {
+        if self.first.as_ref().is_some_and(|item| is_of(item, key)) {
+            return self.first.take();
+        }
+        let at = self.more.iter().position(|item| is_of(item, key))?;
+        Some(self.more.swap_remove(at))
+    }
+}
+
+fn is_of(item: &Item, key: &str) -> bool {
+    item.key.as_deref().is_none_or(|k| k == key)
 }
 
 #[derive(Debug)]

@@ -39,7 +39,7 @@ pub fn encode(request: &Request, out: &mut Vec<u8>) {
 pub fn receive(transport: &mut Transport, deadline: Instant) -> Result<Reply, Failure> {
     let line = transport.line(deadline)?;
     let (mut reply, length) = parse_header(transport.bytes(line))?;
-    if let (Some(length), Some(item)) = (length, reply.items.first_mut()) {
+    if let (Some(length), Some(item)) = (length, reply.first_mut()) {
         item.value = transport.data(length, deadline)?;
     }
     Ok(reply)
@@ -75,8 +75,8 @@ fn parse_header(line: &[u8]) -> Result<(Reply, Option<usize>), Failure> {
             _ => {}
         }
     }
-    let items = if status == Status::Value { vec![item] } else { Vec::new() };
-    Ok((Reply { status, items }, length))
+    let reply = if status == Status::Value { Reply::with(status, [item]) } else { Reply::status(status) };
+    Ok((reply, length))
 }
 
 #[cfg(test)]
@@ -108,7 +108,7 @@ mod tests {
     fn headers_are_read() {
         let (reply, length) = parse_header(b"VA 5 f0 t-1 c77").unwrap();
         assert_eq!((reply.status, length), (Status::Value, Some(5)));
-        let item = &reply.items[0];
+        let item = reply.first().unwrap();
         assert_eq!((item.client_flags, item.ttl, item.cas), (Some(0), Some(-1), Some(77)));
         assert_eq!(parse_header(b"HD").unwrap().0.status, Status::Done);
         assert_eq!(parse_header(b"MN").unwrap().0.status, Status::Done);
@@ -120,7 +120,7 @@ mod tests {
         assert!(matches!(parse_header(b"ERROR"), Err(Failure::Rejected(_))));
         // An increment's reply: the new value, as a value.
         let (reply, length) = parse_header(b"VA 4").unwrap();
-        assert_eq!((reply.status, length, reply.items[0].client_flags), (Status::Value, Some(4), None));
+        assert_eq!((reply.status, length, reply.first().unwrap().client_flags), (Status::Value, Some(4), None));
         assert!(matches!(parse_header(b"VA"), Err(Failure::Broken { .. })));
         assert!(matches!(parse_header(b"STORED"), Err(Failure::Broken { .. })));
         assert!(matches!(parse_header(b""), Err(Failure::Broken { .. })));

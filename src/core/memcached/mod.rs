@@ -79,6 +79,14 @@ struct ProcessConnections {
 /// are closed (using them would mix the two processes' replies).
 static CONNECTIONS: PerProcess<ProcessConnections> = PerProcess::new(Inherited::Dropped);
 
+/// The home server, taken out for one command.
+struct CheckedOut<'s> {
+    address: &'s ServerAddr,
+    idle: Option<Connection>,
+    /// Set, or learned; `None`: to be asked.
+    protocol: Option<Protocol>,
+}
+
 /// What a command's outcome says about its server.
 enum Health {
     Up,
@@ -89,24 +97,12 @@ enum Health {
 }
 
 impl Memcached<'_> {
-    /// The protocol of the home server: the one set, or the one it answered
-    /// in, or (`auto`, not known yet) the one it answers in now.
-    fn protocol(&self) -> Result<Protocol, StoreError> {
+    /// The protocol set, if one is.
+    fn pinned(&self) -> Option<Protocol> {
         match self.protocol {
-            MemcacheProtocol::Meta => Ok(Protocol::Meta),
-            MemcacheProtocol::Text => Ok(Protocol::Classic),
-            MemcacheProtocol::Auto => {
-                let (address, known) = {
-                    let mut connections = CONNECTIONS.lock();
-                    let index = home_index(&mut connections, self.distribution, self.servers, self.home);
-                    let address = &self.servers[index];
-                    (address, connections.servers.get(address).and_then(|server| server.protocol))
-                };
-                match known {
-                    Some(protocol) => Ok(protocol),
-                    None => self.negotiate(address),
-                }
-            }
+            MemcacheProtocol::Meta => Some(Protocol::Meta),
+            MemcacheProtocol::Text => Some(Protocol::Classic),
+            MemcacheProtocol::Auto => None,
         }
     }
 
@@ -114,11 +110,10 @@ impl Memcached<'_> {
     /// speaks. memcached 1.6+ answers `MN`; older servers and most proxies
     /// answer `ERROR` or `CLIENT_ERROR` (the connection stays usable);
     /// twemproxy closes the connection. Only silence is a failure.
-    fn negotiate(&self, expected: &ServerAddr) -> Result<Protocol, StoreError> {
+    fn negotiate(&self) -> Result<(), StoreError> {
         let deadline = Instant::now() + self.timeout;
-        let (address, kept) = self.check_out()?;
-        debug_assert_eq!(address, expected);
-        let mut connection = match kept.map_or_else(|| Connection::open(address, deadline), Ok) {
+        let CheckedOut { address, idle, .. } = self.check_out()?;
+        let mut connection = match idle.map_or_else(|| Connection::open(address, deadline), Ok) {
             Ok(connection) => connection,
             Err(failure) => return Err(self.give_up(address, None, &Request::Probe, failure)),
         };
@@ -135,50 +130,70 @@ impl Memcached<'_> {
         if let Some(server) = connections.servers.get_mut(address) {
             server.protocol = Some(protocol);
         }
-        Ok(protocol)
+        Ok(())
     }
 
-    /// Runs one command on the home server. A kept connection is reused
-    /// unless the command must not be sent twice and a peek finds the
-    /// connection closed or dirty; a kept connection found dead during a
-    /// command that may be re-sent is replaced once. A connection that
+    /// Runs on the home server the command `build` makes for its protocol
+    /// (asking the server which, the first time). A kept connection is
+    /// reused unless the command must not be sent twice and a peek finds
+    /// the connection closed or dirty; a kept connection found dead during
+    /// a command that may be re-sent is replaced once. A connection that
     /// failed is closed, so no later command reads a reply left on it.
-    fn execute(&self, request: &Request, protocol: Protocol) -> Result<Reply, StoreError> {
+    fn execute<'r>(&self, build: impl FnOnce(Protocol) -> Request<'r>) -> Result<(Reply, Protocol), StoreError> {
+        let mut checked_out = self.check_out()?;
+        let protocol = match checked_out.protocol {
+            Some(protocol) => protocol,
+            None => {
+                self.check_in(checked_out.address, checked_out.idle.take(), Health::Unknown);
+                self.negotiate()?;
+                checked_out = self.check_out()?;
+                checked_out.protocol.unwrap_or(Protocol::Classic)
+            }
+        };
+        let CheckedOut { address, idle, .. } = checked_out;
+        let request = build(protocol);
         let deadline = Instant::now() + self.timeout;
-        let (address, kept) = self.check_out()?;
         let resendable = request.may_resend();
-        let kept = kept.filter(|connection| resendable || connection.is_idle());
+        let kept = idle.filter(|connection| resendable || connection.is_idle());
         let reused = kept.is_some();
         let mut connection = match kept.map_or_else(|| Connection::open(address, deadline), Ok) {
             Ok(connection) => connection,
-            Err(failure) => return Err(self.give_up(address, None, request, failure)),
+            Err(failure) => return Err(self.give_up(address, None, &request, failure)),
         };
-        let mut outcome = connection.exchange(request, protocol, deadline);
+        let mut outcome = connection.exchange(&request, protocol, deadline);
         // Died while kept (memcached restarted, an idle timeout): one fresh
         // connection before the server counts as down. Not after a timeout,
         // which would only double the wait.
         if reused && matches!(&outcome, Err(Failure::Broken { sent, .. }) if resendable || !sent) {
             connection = match Connection::open(address, deadline) {
                 Ok(connection) => connection,
-                Err(failure) => return Err(self.give_up(address, None, request, failure)),
+                Err(failure) => return Err(self.give_up(address, None, &request, failure)),
             };
-            outcome = connection.exchange(request, protocol, deadline);
+            outcome = connection.exchange(&request, protocol, deadline);
         }
         match outcome {
             Ok(reply) => {
                 self.check_in(address, Some(connection), Health::Up);
-                Ok(reply)
+                Ok((reply, protocol))
             }
-            Err(failure) => Err(self.give_up(address, Some(connection), request, failure)),
+            Err(failure) => Err(self.give_up(address, Some(connection), &request, failure)),
         }
     }
 
-    /// The home server and its idle connection, taken out of the map.
-    fn check_out(&self) -> Result<(&ServerAddr, Option<Connection>), StoreError> {
+    /// The home server, its idle connection (taken out of the map) and its
+    /// protocol if known: one lock, one lookup.
+    fn check_out(&self) -> Result<CheckedOut<'_>, StoreError> {
         let mut connections = CONNECTIONS.lock();
-        let index = home_index(&mut connections, self.distribution, self.servers, self.home);
+        let index = connections.placements.server_for(self.distribution, self.servers, self.home);
         let address = &self.servers[index];
-        let server = connections.servers.get_mut(address).expect("home_index keeps every home server");
+        let server = match connections.servers.get_mut(address) {
+            Some(server) => server,
+            None => connections.servers.entry(address.clone()).or_insert(Server {
+                idle: None,
+                down_until: None,
+                protocol: None,
+            }),
+        };
         if server.down_until.is_some_and(|until| Instant::now() < until) {
             return Err(StoreError::new(
                 StoreFault::Unreachable,
@@ -187,7 +202,7 @@ impl Memcached<'_> {
                 ),
             ));
         }
-        Ok((address, server.idle.take()))
+        Ok(CheckedOut { address, idle: server.idle.take(), protocol: self.pinned().or(server.protocol) })
     }
 
     /// Puts a connection back (if still in step with the server) and
@@ -276,13 +291,12 @@ impl Memcached<'_> {
         }
     }
 
-    /// The plain-string values (client flags 0) of `keys` that exist:
-    /// a serialized or compressed PHP value is nothing this extension wrote
-    /// or can use.
-    fn get_plain(&self, keys: &[&str], protocol: Protocol) -> Result<Reply, StoreError> {
-        let mut reply = self.execute(&Request::Get { keys, ttl: false, cas: false }, protocol)?;
-        reply.items.retain(|item| item.client_flags == Some(0));
-        Ok(reply)
+    /// The plain-string value (client flags 0) of `key`: a serialized or
+    /// compressed PHP value is nothing this extension wrote or can use.
+    fn get_plain(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let keys = [key];
+        let (mut reply, _) = self.execute(|_| Request::Get { keys: &keys, ttl: false, cas: false })?;
+        Ok(plain(&mut reply, key).map(|(value, _)| value))
     }
 
     /// Adds `delta` to the number under `key`, or creates it as `initial`
@@ -291,15 +305,14 @@ impl Memcached<'_> {
     /// the key is missing `add`, and when someone else added it meanwhile
     /// `incr` again (the first one counted nothing).
     pub fn increment(&self, key: &str, delta: u64, initial: u64, ttl: u32) -> Result<u64, StoreError> {
-        let protocol = self.protocol()?;
         let incr = Request::Increment { key, delta, create: Some((initial, ttl)) };
-        let mut reply = self.execute(&incr, protocol)?;
+        let (mut reply, protocol) = self.execute(|_| incr)?;
         if protocol == Protocol::Classic && reply.status == Status::NotFound {
             let value = initial.to_string();
             let add = Request::Store { key, value: &value, ttl, mode: Mode::Add };
-            match self.execute(&add, protocol)?.status {
+            match self.execute(|_| add)?.0.status {
                 Status::Done => return Ok(initial),
-                Status::NotStored => reply = self.execute(&incr, protocol)?,
+                Status::NotStored => reply = self.execute(|_| incr)?.0,
                 status => reply = Reply::status(status),
             }
         }
@@ -310,97 +323,79 @@ impl Memcached<'_> {
                 format!("memcached did not count {key} (it answered {:?})", reply.status),
             ));
         }
-        reply.items.first().and_then(|item| number(&item.value)).ok_or_else(|| not_a_number(None, key))
+        reply.first().and_then(|item| number(&item.value)).ok_or_else(|| not_a_number(None, key))
     }
 
     /// The CAS of `key` if it holds `expected`.
-    fn cas_if(&self, key: &str, expected: &str, protocol: Protocol) -> Result<Option<u64>, StoreError> {
-        let reply = self.execute(&Request::Get { keys: &[key], ttl: false, cas: true }, protocol)?;
+    fn cas_if(&self, key: &str, expected: &str) -> Result<Option<u64>, StoreError> {
+        let keys = [key];
+        let (reply, _) = self.execute(|_| Request::Get { keys: &keys, ttl: false, cas: true })?;
         Ok(reply.item(key).filter(|item| item.value == expected.as_bytes()).and_then(|item| item.cas))
     }
-}
 
-/// The index of the server that holds `home`, that server known to the map.
-fn home_index(
-    connections: &mut ProcessConnections,
-    distribution: MemcacheDistribution,
-    servers: &[ServerAddr],
-    home: &str,
-) -> usize {
-    let index = connections.placements.server_for(distribution, servers, home);
-    let address = &servers[index];
-    if !connections.servers.contains_key(address) {
-        connections.servers.insert(address.clone(), Server { idle: None, down_until: None, protocol: None });
+    fn store(&self, key: &str, value: &str, ttl: u32, mode: Mode) -> Result<Status, StoreError> {
+        Ok(self.execute(|_| Request::Store { key, value, ttl, mode })?.0.status)
     }
-    index
 }
 
-fn utf8(bytes: &[u8]) -> Option<String> {
-    std::str::from_utf8(bytes).ok().map(str::to_string)
+/// The plain-string value of `key` in `reply`, if any, and the seconds
+/// memcached still keeps it if the reply says (-1, no expiry: `None`).
+fn plain(reply: &mut Reply, key: &str) -> Option<(String, Option<u32>)> {
+    let item = reply.take(key).filter(|item| item.client_flags == Some(0))?;
+    let kept_for = item.ttl.and_then(|t| u32::try_from(t).ok());
+    Some((String::from_utf8(item.value).ok()?, kept_for))
 }
 
 impl SharedStore for Memcached<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let reply = self.get_plain(&[key], self.protocol()?)?;
-        Ok(reply.item(key).and_then(|item| utf8(&item.value)))
+        self.get_plain(key)
     }
 
     /// Meta: the token and how long memcached keeps it (`mg … t`), then the
     /// record unless the token is known. Classic: the token and the record
     /// in one `get`.
     fn read_token(&self, keys: &Keys, known: Option<&str>) -> Result<Option<Sighting>, StoreError> {
-        let protocol = self.protocol()?;
+        let both = [keys.token.as_str(), keys.meta.as_str()];
+        let (mut reply, protocol) = self.execute(|protocol| match protocol {
+            Protocol::Meta => Request::Get { keys: &both[..1], ttl: true, cas: false },
+            Protocol::Classic => Request::Get { keys: &both, ttl: false, cas: false },
+        })?;
+        let Some((token, kept_for)) = plain(&mut reply, &keys.token) else {
+            return Ok(None);
+        };
         if protocol == Protocol::Classic {
-            let reply = self.get_plain(&[&keys.token, &keys.meta], protocol)?;
-            let Some(token) = reply.item(&keys.token).and_then(|item| utf8(&item.value)) else {
-                return Ok(None);
-            };
-            let record = reply.item(&keys.meta).and_then(|item| utf8(&item.value));
+            let record = plain(&mut reply, &keys.meta).map(|(record, _)| record);
             return Ok(Some(Sighting { token, record, age: Age::Untold }));
         }
-        let reply = self.execute(&Request::Get { keys: &[&keys.token], ttl: true, cas: false }, protocol)?;
-        let Some(item) = reply.items.first().filter(|item| item.client_flags == Some(0)) else {
-            return Ok(None);
-        };
-        let Some(token) = utf8(&item.value) else {
-            return Ok(None);
-        };
-        // -1, no expiry, comes back as `None`.
-        let kept_for = item.ttl.and_then(|t| u32::try_from(t).ok());
-        let record = if known == Some(token.as_str()) { None } else { self.get(&keys.meta)? };
+        let record = if known == Some(token.as_str()) { None } else { self.get_plain(&keys.meta)? };
         Ok(Some(Sighting { token, record, age: Age::KeptFor(kept_for) }))
     }
 
     fn set(&self, key: &str, value: &str, ttl: u32) -> Result<(), StoreError> {
-        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Set }, self.protocol()?)?;
-        if reply.status == Status::Done {
-            return Ok(());
+        match self.store(key, value, ttl, Mode::Set)? {
+            Status::Done => Ok(()),
+            status => Err(StoreError::new(
+                StoreFault::Full,
+                format!("memcached did not store {key} (it answered {status:?})"),
+            )),
         }
-        Err(StoreError::new(
-            StoreFault::Full,
-            format!("memcached did not store {key} (it answered {:?})", reply.status),
-        ))
     }
 
     fn add(&self, key: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
-        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Add }, self.protocol()?)?;
-        Ok(reply.status == Status::Done)
+        Ok(self.store(key, value, ttl, Mode::Add)? == Status::Done)
     }
 
     fn replace_if(&self, key: &str, expected: &str, value: &str, ttl: u32) -> Result<bool, StoreError> {
-        let protocol = self.protocol()?;
-        let Some(cas) = self.cas_if(key, expected, protocol)? else {
+        let Some(cas) = self.cas_if(key, expected)? else {
             return Ok(false);
         };
-        let reply = self.execute(&Request::Store { key, value, ttl, mode: Mode::Cas(cas) }, protocol)?;
-        Ok(reply.status == Status::Done)
+        Ok(self.store(key, value, ttl, Mode::Cas(cas))? == Status::Done)
     }
 
     fn delete_if(&self, key: &str, expected: &str) -> Result<(), StoreError> {
         // Only that version: a value someone else stored meanwhile stays.
-        let protocol = self.protocol()?;
-        if let Some(cas) = self.cas_if(key, expected, protocol)? {
-            self.execute(&Request::DeleteIf { key, cas }, protocol)?;
+        if let Some(cas) = self.cas_if(key, expected)? {
+            self.execute(|_| Request::DeleteIf { key, cas })?;
         }
         Ok(())
     }

@@ -121,9 +121,9 @@ fn store<'a>(servers: &'a [ServerAddr], home: &'a str) -> Memcached<'a> {
 
 /// The plain value under `key` and how long memcached keeps it (`mg … t`).
 fn get_with_ttl(store: &Memcached, key: &str) -> Result<Option<(String, Option<u32>)>, StoreError> {
-    let reply = store.execute(&Request::Get { keys: &[key], ttl: true, cas: false }, Protocol::Meta)?;
+    let keys = [key];
+    let (reply, _) = store.execute(|_| Request::Get { keys: &keys, ttl: true, cas: false })?;
     Ok(reply
-        .items
         .first()
         .filter(|item| item.client_flags == Some(0))
         .map(|item| (String::from_utf8(item.value.clone()).unwrap(), item.ttl.and_then(|t| u32::try_from(t).ok()))))

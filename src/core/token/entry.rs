@@ -111,19 +111,19 @@ impl Entry {
 
     /// The shared token as memcached shows it, on this process's clock;
     /// `known`: what this process already knows of a token.
-    pub fn sighted(sighting: Sighting, known: Option<&Entry>, now: f64, refresh_margin: u64) -> Entry {
+    pub fn sighted(sighting: Sighting, known: Option<Entry>, now: f64, refresh_margin: u64) -> Entry {
         let Sighting { token, record, age } = sighting;
         let known = known.filter(|k| k.token == token);
         match age {
             Age::KeptFor(kept_for) => match (record, known) {
-                (None, Some(known)) => known.clone(),
+                (None, Some(known)) => known,
                 (record, _) => record
                     .and_then(|r| Entry::decode(&r, &token, kept_for, now))
                     .unwrap_or_else(|| Entry::legacy(token, kept_for, now, refresh_margin)),
             },
             Age::Untold => match record.as_deref().and_then(|r| Lifetimes::parse(r, &token, &[RECORD])) {
                 Some(life) => Entry::not_due(token, &life, known, now),
-                None => Entry::due(token, known, now),
+                None => Entry::due(token, known.as_ref(), now),
             },
         }
     }
@@ -133,9 +133,9 @@ impl Entry {
     /// coarse clock). What this process knows of it stands while it agrees;
     /// otherwise it is served, without looking again, only as long as a
     /// token that old would be, and at least for this lookup.
-    fn not_due(token: String, life: &Lifetimes, known: Option<&Entry>, now: f64) -> Entry {
+    fn not_due(token: String, life: &Lifetimes, known: Option<Entry>, now: f64) -> Entry {
         if let Some(known) = known.filter(|k| now < k.refresh_at) {
-            return known.clone();
+            return known;
         }
         let written_at = now - life.refresh_after - 1.0;
         let served_until = (written_at + life.serve_for).max(now + THIS_LOOKUP);
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(read.dies_at, 5299.0);
         // This process's own schedule stands while memcached agrees.
         let own = Entry::fresh(fetched("ABC", 7200), 4000.0, 300);
-        assert_eq!(Entry::sighted(untold(Some(&record)), Some(&own), 5000.0, 300), own);
+        assert_eq!(Entry::sighted(untold(Some(&record)), Some(own.clone()), 5000.0, 300), own);
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
         assert!(legacy_record.refresh_at < 5000.0, "a record of another token says nothing");
         // Known: served as long as this process knows it is, still due.
         let own = Entry::fresh(fetched("ABC", 7200), 0.0, 300);
-        let due = Entry::sighted(untold(None), Some(&own), 6950.0, 300);
+        let due = Entry::sighted(untold(None), Some(own.clone()), 6950.0, 300);
         assert_eq!((due.refresh_at, due.expires_at), (f64::NEG_INFINITY, own.expires_at));
     }
 
@@ -328,7 +328,7 @@ mod tests {
     fn with_ages_a_known_token_needs_no_record() {
         let own = Entry::fresh(fetched("ABC", 7200), 0.0, 300);
         let seen = Sighting { token: "ABC".into(), record: None, age: Age::KeptFor(Some(7000)) };
-        assert_eq!(Entry::sighted(seen.clone(), Some(&own), 141.0, 300), own);
+        assert_eq!(Entry::sighted(seen.clone(), Some(own.clone()), 141.0, 300), own);
         let legacy = Entry::sighted(seen, None, 141.0, 300);
         assert_eq!(legacy.expires_at, 141.0 + 7000.0 - 1.0);
     }

@@ -208,7 +208,7 @@ impl TokenService<'_> {
         let Some(sighting) = sighting.filter(|s| is_token(&s.token)) else {
             return Ok(None);
         };
-        Ok(Some(Entry::sighted(sighting, known.as_ref(), self.clock.now(), self.policy.refresh_margin)))
+        Ok(Some(Entry::sighted(sighting, known, self.clock.now(), self.policy.refresh_margin)))
     }
 
     /// memcached answers again after this process got a token without it.
@@ -427,7 +427,7 @@ impl TokenService<'_> {
                 return Ok(held.entry.token.clone());
             }
         }
-        match self.fetch_degraded(now) {
+        match self.fetch_degraded(now, None) {
             Ok(entry) => {
                 self.local.put(entry.clone(), now, Origin::Degraded);
                 Ok(entry.token)
@@ -452,7 +452,7 @@ impl TokenService<'_> {
         if let Some(held) = self.local.held().filter(|h| h.entry.token != bad && now < h.entry.expires_at) {
             return Ok(held.entry.token);
         }
-        let entry = self.fetch_degraded(now)?;
+        let entry = self.fetch_degraded(now, Some(bad))?;
         self.local.put(entry.clone(), now, Origin::Degraded);
         Ok(entry.token)
     }
@@ -463,15 +463,16 @@ impl TokenService<'_> {
     /// one is had only once it is dead, so this process waits for that
     /// (seconds, once per token life) rather than serve a dead token or ask
     /// again for the same one.
-    fn fetch_degraded(&self, now: f64) -> Result<Entry, WeixinError> {
-        if let Some(entry) = self.await_sibling_fetch().or_else(|| self.from_machine()) {
+    /// `bad`: a token an API refused, not to be taken from the machine.
+    fn fetch_degraded(&self, now: f64, bad: Option<&str>) -> Result<Entry, WeixinError> {
+        if let Some(entry) = self.await_sibling_fetch().or_else(|| self.from_machine(bad)) {
             return Ok(entry);
         }
         // One process of this machine asks; the others wait for its token
         // (at most one request long, then ask themselves).
         let wait = self.policy.token_timeout + Duration::from_secs(STABLE_END_GUARD as u64 + 2);
         let _flight = self.machine.and_then(|machine| machine.lock(wait));
-        if let Some(entry) = self.from_machine() {
+        if let Some(entry) = self.from_machine(bad) {
             return Ok(entry);
         }
         let entry = self.fetch_degraded_here(now)?;
@@ -482,9 +483,9 @@ impl TokenService<'_> {
     }
 
     /// A stable token another process of this machine got, unless it is in
-    /// its last seconds.
-    fn from_machine(&self) -> Option<Entry> {
-        let (token, left) = self.machine?.read()?;
+    /// its last seconds or is `bad`.
+    fn from_machine(&self, bad: Option<&str>) -> Option<Entry> {
+        let (token, left) = self.machine?.read().filter(|(token, _)| Some(token.as_str()) != bad)?;
         let now = self.clock.now();
         let entry = Entry::stable(FetchedToken { token, expires_in: left as u64 }, now, self.policy.refresh_margin);
         (!entry.at_its_end(now)).then_some(entry)
