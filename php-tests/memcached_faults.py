@@ -59,12 +59,26 @@ def read_reply(server):
     return line
 
 
-def proxy(args):
-    host, port = args.to.rsplit(":", 1)
+def listen():
+    """A listener on a free loopback port, printed first."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+    listener.listen(256)
     print(listener.getsockname()[1], flush=True)
+    return listener
+
+
+def serve_forever(listener, serve):
+    """serve(conn) for each connection, on a thread of its own."""
+    while True:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def proxy(args):
+    host, port = args.to.rsplit(":", 1)
+    listener = listen()
     lost = threading.Lock()
     state = {"lost": not args.lose_first_add_reply}
 
@@ -96,10 +110,7 @@ def proxy(args):
             conn.close()
             upstream.close()
 
-    while True:
-        conn, _ = listener.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    serve_forever(listener, serve)
 
 
 STORAGE = (b"set", b"add", b"replace", b"append", b"prepend", b"cas")
@@ -135,10 +146,7 @@ def read_classic_reply(server, command):
 
 def old_memcached(args):
     host, port = args.to.rsplit(":", 1)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    print(listener.getsockname()[1], flush=True)
+    listener = listen()
     refused = [0]
     count = threading.Lock()
 
@@ -168,10 +176,7 @@ def old_memcached(args):
             conn.close()
             upstream.close()
 
-    while True:
-        conn, _ = listener.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    serve_forever(listener, serve)
 
 
 def send_signals(args):
