@@ -135,7 +135,10 @@ impl TokenService<'_> {
                 return current.token;
             }
         };
-        if let Some(token) = self.published_meanwhile(&lock, |e| e.token != current.token) {
+        // Replaced meanwhile, or not due after all: a reader that saw the
+        // new token between its two writes (classic commands: no record yet,
+        // so due) finds it whole now.
+        if let Some(token) = self.published_meanwhile(&lock, |e| e.token != current.token || now < e.refresh_at) {
             return token;
         }
         match self.fetch_and_publish(&lock, None, Some(&current.token)) {

@@ -958,3 +958,24 @@ fn without_memcached_the_processes_of_a_machine_share_one_stable_token_per_life(
     // (30 requests, one per worker, without sharing).
     assert!(wechat.calls.get() <= 2 * lives, "{} requests for {lives} lives", wechat.calls.get());
 }
+
+#[test]
+fn classic_a_token_seen_between_its_two_writes_is_not_replaced_again() {
+    setup!(world, store, svc);
+    store.untold.set(true);
+    assert_eq!(svc.token().unwrap(), "T1");
+    // Another process read T1 before its record was written (due, to
+    // classic commands), and takes the lock once the writer let it go.
+    let record = store.values.borrow_mut().remove("k:meta").unwrap();
+    let reader = other_process(&svc);
+    let restore = RefCell::new(Some(record));
+    *store.on_get.borrow_mut() = Some(Box::new(move |key, values, _| {
+        if key == "k:lock" {
+            if let Some(record) = restore.borrow_mut().take() {
+                values.insert("k:meta".into(), record);
+            }
+        }
+    }));
+    assert_eq!(reader.token().unwrap(), "T1");
+    assert_eq!(world.upstream.calls.get(), 1, "found whole after winning the lock: not fetched again");
+}
