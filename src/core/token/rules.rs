@@ -468,14 +468,14 @@ impl TokenService<'_> {
     /// again for the same one.
     /// `bad`: a token an API refused, not to be taken from the machine.
     fn fetch_degraded(&self, now: f64, bad: Option<&str>) -> Result<Entry, WeixinError> {
-        if let Some(entry) = self.await_sibling_fetch().or_else(|| self.from_machine(bad)) {
+        if let Some(entry) = self.await_sibling_fetch().or_else(|| self.machines_token(bad)) {
             return Ok(entry);
         }
         // One process of this machine asks; the others wait for its token
         // (at most one request long, then ask themselves).
         let wait = self.policy.token_timeout + Duration::from_secs(STABLE_END_GUARD as u64 + 2);
         let _flight = self.machine.and_then(|machine| machine.lock(wait));
-        if let Some(entry) = self.from_machine(bad) {
+        if let Some(entry) = self.machines_token(bad) {
             return Ok(entry);
         }
         let entry = self.fetch_degraded_here(now)?;
@@ -487,7 +487,7 @@ impl TokenService<'_> {
 
     /// A stable token another process of this machine got, unless it is in
     /// its last seconds or is `bad`.
-    fn from_machine(&self, bad: Option<&str>) -> Option<Entry> {
+    fn machines_token(&self, bad: Option<&str>) -> Option<Entry> {
         let (token, left) = self.machine?.read().filter(|(token, _)| Some(token.as_str()) != bad)?;
         let now = self.clock.now();
         let entry = Entry::stable(FetchedToken { token, expires_in: left as u64 }, now, self.policy.refresh_margin);
