@@ -3,8 +3,9 @@
 //! and a lock file so that one of them at a time asks WeChat.
 //!
 //! The token expires by the machine's boot clock (`CLOCK_BOOTTIME`), the one
-//! clock every process here reads alike and no wall-clock step moves. The
-//! file holds the token and when it dies, nothing else: no AppSecret. It
+//! clock every process here reads alike and no wall-clock step moves, and
+//! only in the boot that wrote it. The file holds the boot's id, the token
+//! and when it dies, nothing else: no AppSecret. It
 //! lives in `/dev/shm/weixin-UID` (memory, gone at reboot), or the system's
 //! temporary directory without `/dev/shm`; a directory that is not this
 //! user's alone (another user made it first, a symlink, open to others) is
@@ -51,7 +52,7 @@ impl MachineShare for MachineFile<'_> {
         let mut text = String::new();
         File::open(&path).ok()?.take(4096).read_to_string(&mut text).ok()?;
         let mut words = text.split_ascii_whitespace();
-        if words.next()? != FORMAT {
+        if words.next()? != FORMAT || words.next()? != boot_id()? {
             return None;
         }
         let dies_at: f64 = words.next()?.parse().ok()?;
@@ -61,8 +62,8 @@ impl MachineShare for MachineFile<'_> {
     }
 
     fn write(&self, token: &str, seconds_left: f64) {
-        let (Some((path, _)), Some(now)) = (self.paths(), boottime()) else { return };
-        let text = format!("{FORMAT} {:.3} {token}\n", now + seconds_left);
+        let (Some((path, _)), Some(now), Some(boot)) = (self.paths(), boottime(), boot_id()) else { return };
+        let text = format!("{FORMAT} {boot} {:.3} {token}\n", now + seconds_left);
         // Whole or not at all: a reader never sees half a file.
         let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
         let written = OpenOptions::new()
@@ -95,6 +96,17 @@ impl MachineShare for MachineFile<'_> {
             pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
+}
+
+/// This boot's id: a time by the boot clock means nothing after a reboot
+/// (a file in a temporary directory may outlive one).
+fn boot_id() -> Option<&'static str> {
+    static BOOT: OnceLock<Option<String>> = OnceLock::new();
+    BOOT.get_or_init(|| {
+        let id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(id.trim().to_string()).filter(|id| !id.is_empty() && !id.contains(char::is_whitespace))
+    })
+    .as_deref()
 }
 
 fn boottime() -> Option<f64> {
@@ -143,8 +155,10 @@ mod tests {
         assert!(!fs::read_to_string(&path).unwrap().contains("secret"), "the token and its death only");
         share.write("TOKEN_2", -1.0);
         assert_eq!(share.read(), None, "a dead token is not shared");
-        fs::write(&path, "wx1 99999999 a b c\n").unwrap();
+        fs::write(&path, format!("wx1 {} 99999999 a b c\n", boot_id().unwrap())).unwrap();
         assert_eq!(share.read().map(|(t, _)| t).as_deref(), Some("a"));
+        fs::write(&path, "wx1 another-boot 99999999 a\n").unwrap();
+        assert_eq!(share.read(), None, "written before a reboot");
         fs::write(&path, "garbage").unwrap();
         assert_eq!(share.read(), None);
         let _ = fs::remove_file(&path);

@@ -19,6 +19,10 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Blocks every signal on the calling thread; returns the previous mask, to
@@ -110,4 +114,40 @@ double weixin_boottime_seconds(void)
 		return -1.0;
 	}
 	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* Connects to the unix socket at path without blocking: a server that does
+ * not accept (stopped, hung) leaves its listen queue full, and a blocking
+ * connect would then wait for as long as it stays so. Returns the connected
+ * descriptor, in blocking mode, or -1 with errno set (EAGAIN: the queue is
+ * full, try again; ENAMETOOLONG: the path does not fit). */
+int weixin_unix_connect(const char *path)
+{
+	struct sockaddr_un address;
+	size_t length = strlen(path);
+	if (length >= sizeof address.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&address, 0, sizeof address);
+	address.sun_family = AF_UNIX;
+	memcpy(address.sun_path, path, length + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+		int error = errno;
+		close(fd);
+		errno = error;
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		int error = errno;
+		close(fd);
+		errno = error;
+		return -1;
+	}
+	return fd;
 }

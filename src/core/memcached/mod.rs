@@ -30,6 +30,7 @@ mod ring;
 mod transport;
 
 use std::collections::HashMap;
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use crate::config::{MemcacheDistribution, MemcacheProtocol, ServerAddr};
@@ -121,8 +122,14 @@ impl Memcached<'_> {
             Ok(reply) if reply.status == Status::Done => (Protocol::Meta, true),
             // It answered, but not in meta: not a failure of the server.
             Ok(_) | Err(Failure::Rejected(_) | Failure::ServerError(_)) => (Protocol::Classic, true),
-            // Hung up on the unknown command, or answered nonsense.
-            Err(Failure::Broken { .. }) => (Protocol::Classic, false),
+            // Hung up on the unknown command (twemproxy), or answered
+            // something that is not meta. A reset is a failure, not an
+            // answer: a 1.6 server restarting must not pass for an old one.
+            Err(Failure::Broken { error, .. })
+                if matches!(error.kind(), ErrorKind::UnexpectedEof | ErrorKind::InvalidData) =>
+            {
+                (Protocol::Classic, false)
+            }
             Err(failure) => return Err(self.give_up(address, Some(connection), &Request::Probe, failure)),
         };
         self.check_in(address, keep.then_some(connection), Health::Up);

@@ -7,9 +7,10 @@
 //! whether any byte of a request left before its reply was lost, which
 //! decides whether an `add` may have been applied.
 
+use std::ffi::CString;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -80,6 +81,9 @@ extern "C" {
     /// `recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT)` (posix_shim.c: the
     /// flags come from the system headers).
     fn weixin_socket_peek(fd: std::os::raw::c_int) -> std::os::raw::c_long;
+    /// A non-blocking connect to a unix socket, the descriptor then made
+    /// blocking (posix_shim.c).
+    fn weixin_unix_connect(path: *const std::os::raw::c_char) -> std::os::raw::c_int;
 }
 
 /// The addresses of `host`, by `deadline`. An IP address needs no lookup;
@@ -124,7 +128,7 @@ impl Transport {
     /// socket connects at once or not at all.
     pub fn open(server: &ServerAddr, deadline: Instant) -> Result<Transport, Failure> {
         if let Some(path) = server.unix_path() {
-            return UnixStream::connect(path).map(|s| Transport::new(Stream::Unix(s))).map_err(Failure::Connect);
+            return connect_unix(path, deadline).map(|s| Transport::new(Stream::Unix(s))).map_err(Failure::Connect);
         }
         let mut last = io::Error::new(ErrorKind::NotFound, "the host name resolves to no address");
         for address in resolve(&server.host, server.port, deadline).map_err(Failure::Connect)? {
@@ -253,9 +257,10 @@ impl Transport {
         &self.buf[from..to]
     }
 
-    /// Reads what arrived (at least one byte) after `buf[..end]`. Lines
-    /// already returned stay where they are: a move only happens before
-    /// anything of the current reply was handed out.
+    /// Reads what arrived (at least one byte) after `buf[..end]`, moving
+    /// what is not consumed to the front when the buffer is full: a range
+    /// `line` returned is valid only until the next read (callers turn it
+    /// into a slice at once).
     fn fill(&mut self, deadline: Instant) -> Result<(), Failure> {
         if self.end == self.buf.len() {
             if self.start > 0 {
@@ -280,6 +285,31 @@ impl Transport {
                 Err(error) if retry(&error) => {}
                 Err(error) => return Err(Failure::Broken { error, sent: true }),
             }
+        }
+    }
+}
+
+/// Connects to a unix socket by `deadline`. The connect itself never
+/// blocks: a server that stopped accepting (SIGSTOP) fills its listen
+/// queue, and then a connect answers EAGAIN, tried again shortly until the
+/// deadline.
+fn connect_unix(path: &str, deadline: Instant) -> io::Result<UnixStream> {
+    let path = CString::new(path).map_err(|_| io::Error::new(ErrorKind::InvalidInput, "a NUL in the path"))?;
+    loop {
+        // SAFETY: a NUL-terminated path; the descriptor returned is ours.
+        let fd = unsafe { weixin_unix_connect(path.as_ptr()) };
+        if fd >= 0 {
+            // SAFETY: a fresh, connected descriptor nobody else owns.
+            return Ok(unsafe { UnixStream::from_raw_fd(fd) });
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            ErrorKind::Interrupted => {}
+            ErrorKind::WouldBlock => match time_left(deadline) {
+                Some(left) => std::thread::sleep(left.min(Duration::from_millis(5))),
+                None => return Err(io::Error::new(ErrorKind::TimedOut, "connection timed out (its queue is full)")),
+            },
+            _ => return Err(error),
         }
     }
 }
@@ -321,6 +351,37 @@ mod tests {
         assert!(!needs_arming(Some(ms(250)), ms(250) - Duration::from_micros(50)));
         assert!(needs_arming(Some(ms(250)), ms(100)), "would outlast the deadline");
         assert!(needs_arming(Some(ms(10)), ms(250)), "would wake up early");
+    }
+
+    #[test]
+    fn a_unix_socket_that_accepts_nothing_times_out_instead_of_blocking() {
+        // A stopped memcached: its listen queue fills and stays full.
+        let path = std::env::temp_dir().join(format!("weixin-test-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        extern "C" {
+            fn listen(fd: std::os::raw::c_int, backlog: std::os::raw::c_int) -> std::os::raw::c_int;
+        }
+        // A short queue (listening again sets it), so that a few fill it.
+        // SAFETY: the listener's own descriptor.
+        assert_eq!(unsafe { listen(listener.as_raw_fd(), 2) }, 0);
+        let server = ServerAddr { host: format!("unix://{}", path.display()), port: 0 };
+        let mut queued = Vec::new();
+        let mut timed_out = 0;
+        for _ in 0..400 {
+            let started = Instant::now();
+            match Transport::open(&server, Instant::now() + Duration::from_millis(20)) {
+                Ok(transport) => queued.push(transport),
+                Err(Failure::Connect(error)) if error.kind() == ErrorKind::TimedOut => timed_out += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+            assert!(started.elapsed() < Duration::from_secs(2), "a connect blocked");
+            if timed_out == 3 {
+                break;
+            }
+        }
+        assert_eq!(timed_out, 3, "the queue never filled ({} queued)", queued.len());
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

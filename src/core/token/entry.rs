@@ -67,7 +67,11 @@ impl Entry {
     /// again before it dies: WeChat would only give it again.
     pub fn stable(fetched: FetchedToken, now: f64, refresh_margin: u64) -> Entry {
         if fetched.expires_in > refresh_margin {
-            return Entry::fresh(fetched, now, refresh_margin);
+            // Never served into its last seconds, whatever the margin.
+            let mut entry = Entry::fresh(fetched, now, refresh_margin);
+            entry.expires_at = entry.expires_at.min(entry.dies_at - STABLE_END_GUARD);
+            entry.refresh_at = entry.refresh_at.min(entry.expires_at);
+            return entry;
         }
         let dies_at = now + fetched.expires_in.min(MAX_RELATIVE_TTL) as f64;
         let served_until = dies_at - STABLE_END_GUARD;
@@ -116,28 +120,36 @@ impl Entry {
         let known = known.filter(|k| k.token == token);
         match age {
             Age::KeptFor(kept_for) => match (record, known) {
-                (None, Some(known)) => known,
+                // Only while it is served: a schedule learned without ages
+                // (a server that answered in classic commands before) is
+                // not one to keep.
+                (None, Some(known)) if now < known.expires_at => known,
                 (record, _) => record
                     .and_then(|r| Entry::decode(&r, &token, kept_for, now))
                     .unwrap_or_else(|| Entry::legacy(token, kept_for, now, refresh_margin)),
             },
-            Age::Untold => match record.as_deref().and_then(|r| Lifetimes::parse(r, &token, &[RECORD])) {
+            Age::Untold => match record
+                .as_deref()
+                .and_then(|r| Lifetimes::parse(r, &token, &[RECORD]))
+                .filter(|life| life.refresh_after > 0.0)
+            {
                 Some(life) => Entry::not_due(token, &life, known, now),
                 None => Entry::due(token, known.as_ref(), now),
             },
         }
     }
 
-    /// A token whose record is still there: not due, and at most
-    /// `refresh_after` old by memcached's count (a second more for its
-    /// coarse clock). What this process knows of it stands while it agrees;
-    /// otherwise it is served, without looking again, only as long as a
-    /// token that old would be, and at least for this lookup.
+    /// A token whose record is still there: not due, and no older than
+    /// the record's own TTL (`record_ttl`: `refresh_after` rounded up) by
+    /// memcached's count (a second more for its coarse clock). What this
+    /// process knows of it stands while it agrees; otherwise it is served,
+    /// without looking again, only as long as a token that old would be,
+    /// and at least for this lookup.
     fn not_due(token: String, life: &Lifetimes, known: Option<Entry>, now: f64) -> Entry {
         if let Some(known) = known.filter(|k| now < k.refresh_at) {
             return known;
         }
-        let written_at = now - life.refresh_after - 1.0;
+        let written_at = now - life.refresh_after.ceil().max(1.0) - 1.0;
         let served_until = (written_at + life.serve_for).max(now + THIS_LOOKUP);
         Entry {
             token,
@@ -310,6 +322,13 @@ mod tests {
         // This process's own schedule stands while memcached agrees.
         let own = Entry::fresh(fetched("ABC", 7200), 4000.0, 300);
         assert_eq!(Entry::sighted(untold(Some(&record)), Some(own.clone()), 5000.0, 300), own);
+    }
+
+    #[test]
+    fn without_ages_a_record_of_a_token_written_already_due_says_due() {
+        let late = Entry::sighted(untold(Some("v3 41 -200.000 40.000 100.000 ABC")), None, 5000.0, 300);
+        assert_eq!(late.refresh_at, f64::NEG_INFINITY);
+        assert!(late.expires_at < 5000.1, "served for this lookup only: {late:?}");
     }
 
     #[test]

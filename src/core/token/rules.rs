@@ -135,9 +135,8 @@ impl TokenService<'_> {
                 return current.token;
             }
         };
-        // Replaced meanwhile, or not due after all: a reader that saw the
-        // new token between its two writes (classic commands: no record yet,
-        // so due) finds it whole now.
+        // Replaced meanwhile, or not due after all (a record memcached
+        // could not show a moment ago).
         if let Some(token) = self.published_meanwhile(&lock, |e| e.token != current.token || now < e.refresh_at) {
             return token;
         }
@@ -360,10 +359,20 @@ impl TokenService<'_> {
         let entry = self.fetch_new(bad)?;
         let now = self.clock.now();
         let shared = self.publish(&entry, now);
-        self.release(lock);
         let origin = match shared {
-            Ok(()) => Origin::Shared,
+            Ok(()) => {
+                self.release(lock);
+                Origin::Shared
+            }
             Err(error) => {
+                // memcached took part of it (a proxy whose backend for one
+                // key is down): the next refresh ahead waits a while, not
+                // the moment the lock is free, or each winner would fetch
+                // (and invalidate) again. Memcached gone: nothing stays.
+                let spacing = retry_spacing(entry.expires_at - now);
+                if !self.leave_failure(Failure::Ahead, &error, spacing) {
+                    self.release(lock);
+                }
                 (self.warn)(&error);
                 if self.policy.stable {
                     Origin::Degraded
@@ -395,22 +404,31 @@ impl TokenService<'_> {
         })
     }
 
-    /// Writes the token for both kinds of readers: the plain key (legacy
-    /// code, and the one that says which token is current), then `:meta`,
-    /// kept until the token is due. A reader between the two sees the new
-    /// token without its record: due, while the lock is still held.
+    /// Writes the token for both kinds of readers: `:meta`, kept until the
+    /// token is due (none for a token already due: its absence says so),
+    /// then the plain key (legacy code, and the one that says which token
+    /// is current). A token is never in the plain key without its record
+    /// (to classic readers, that is due); a reader between the two sees the
+    /// old token with a record that is not its own, while the lock is held.
     fn publish(&self, entry: &Entry, now: f64) -> Result<(), WeixinError> {
         let ttl = entry.memcached_ttl(now);
+        if now < entry.refresh_at {
+            self.store.set(&self.keys.meta, &entry.encode(now, ttl), entry.record_ttl(now, ttl))?;
+        }
         self.store.set(&self.keys.token, &entry.token, ttl)?;
-        self.store.set(&self.keys.meta, &entry.encode(now, ttl), entry.record_ttl(now, ttl))?;
         Ok(())
     }
 
     /// Leaves `error` in the lock for `seconds`: until then nobody with this
     /// process's credentials and upstream calls WeChat for this key.
     fn record_failure(&self, kind: Failure, error: &WeixinError, seconds: u32) {
+        self.leave_failure(kind, error, seconds);
+    }
+
+    /// `record_failure`, and whether memcached took the marker.
+    fn leave_failure(&self, kind: Failure, error: &WeixinError, seconds: u32) -> bool {
         let marker = lock::failed(kind, seconds, &self.fingerprint(), &lock::unique_id(), error);
-        let _ = self.store.set(&self.keys.lock, &marker, seconds);
+        self.store.set(&self.keys.lock, &marker, seconds).is_ok()
     }
 
     fn fingerprint(&self) -> String {
@@ -473,7 +491,8 @@ impl TokenService<'_> {
         }
         // One process of this machine asks; the others wait for its token
         // (at most one request long, then ask themselves).
-        let wait = self.policy.token_timeout + Duration::from_secs(STABLE_END_GUARD as u64 + 2);
+        // Its request can take two waits for a dying token and two fetches.
+        let wait = self.policy.token_timeout * 2 + Duration::from_secs(2 * (STABLE_END_GUARD as u64 + 2));
         let _flight = self.machine.and_then(|machine| machine.lock(wait));
         if let Some(entry) = self.machines_token(bad) {
             return Ok(entry);
