@@ -120,10 +120,7 @@ impl Entry {
         let known = known.filter(|k| k.token == token);
         match age {
             Age::KeptFor(kept_for) => match (record, known) {
-                // Only while it is served: a schedule learned without ages
-                // (a server that answered in classic commands before) is
-                // not one to keep.
-                (None, Some(known)) if now < known.expires_at => known,
+                (None, Some(known)) => known,
                 (record, _) => record
                     .and_then(|r| Entry::decode(&r, &token, kept_for, now))
                     .unwrap_or_else(|| Entry::legacy(token, kept_for, now, refresh_margin)),
