@@ -97,11 +97,12 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
     }
     let base_key = make_key(&settings.cache_key, appid)?;
     let keys = Keys::new(&base_key, settings.use_stable_token);
-    let machine_name = format!("{}|{appid}|{}", pool_and_key(settings, &keys), upstream_id(settings));
+    let slot_name = pool_and_key(settings, &keys);
+    let upstream_id = upstream_id(settings);
     let account = Rc::new(Account {
         appid: appid.to_string(),
         base_key,
-        local: LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys)),
+        local: LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &slot_name),
         keys,
         policy: Policy::new(
             settings.refresh_margin,
@@ -109,8 +110,8 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
             settings.token_http.timeout,
             settings.use_stable_token,
         ),
-        machine_name,
-        upstream_id: upstream_id(settings),
+        machine_name: machine_name(&slot_name, appid, &upstream_id),
+        upstream_id,
     });
     ACCOUNTS.with_borrow_mut(|accounts| {
         if accounts.generation != generation {
@@ -160,14 +161,15 @@ pub fn with_ticket_service<T>(
     let account = account(settings, appid)?;
     with_account(settings, &account, secret, warn, quota_warn, |tokens, counting| {
         let keys = Keys::new(&kind.key(&account.base_key)?, false);
-        let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &pool_and_key(settings, &keys));
+        let slot_name = pool_and_key(settings, &keys);
+        let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &slot_name);
         // A ticket request may first wait for the token and replace it
         // once: its lock is held for three requests.
         let policy =
             Policy::new(settings.refresh_margin, settings.local_cache_ttl, settings.token_http.timeout * 3, false);
         let store = store(settings, &keys);
         let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind };
-        let machine_name = format!("{}|{appid}|{}", pool_and_key(settings, &keys), account.upstream_id);
+        let machine_name = machine_name(&slot_name, appid, &account.upstream_id);
         let machine = MachineFile { name: &machine_name };
         let service = TokenService {
             store: &store,
@@ -258,6 +260,12 @@ fn token_service<'a>(
         policy: &account.policy,
         warn,
     }
+}
+
+/// The name the processes of this machine share a token under: its slot's
+/// name, the account and the upstream.
+fn machine_name(slot_name: &str, appid: &str, upstream_id: &str) -> String {
+    format!("{slot_name}|{appid}|{upstream_id}")
 }
 
 /// A token slot's name: the memcached pool and the key.
