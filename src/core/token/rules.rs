@@ -270,9 +270,9 @@ impl TokenService<'_> {
             }
             return Ok(held.entry.token);
         }
-        self.fetch_and_publish(lock, bad, bad)
-            .map(|e| e.token)
-            .inspect_err(|error| self.record_failure(Failure::Cold, error, COLD_FAILURE_BACKOFF))
+        self.fetch_and_publish(lock, bad, bad).map(|e| e.token).inspect_err(|error| {
+            self.record_failure(Failure::Cold, error, COLD_FAILURE_BACKOFF);
+        })
     }
 
     /// Just after winning the lock: a token that another process published
@@ -370,7 +370,7 @@ impl TokenService<'_> {
                 // the moment the lock is free, or each winner would fetch
                 // (and invalidate) again. Memcached gone: nothing stays.
                 let spacing = retry_spacing(entry.expires_at - now);
-                if !self.leave_failure(Failure::Ahead, &error, spacing) {
+                if !self.record_failure(Failure::Ahead, &error, spacing) {
                     self.release(lock);
                 }
                 (self.warn)(&error);
@@ -421,12 +421,8 @@ impl TokenService<'_> {
 
     /// Leaves `error` in the lock for `seconds`: until then nobody with this
     /// process's credentials and upstream calls WeChat for this key.
-    fn record_failure(&self, kind: Failure, error: &WeixinError, seconds: u32) {
-        self.leave_failure(kind, error, seconds);
-    }
-
-    /// `record_failure`, and whether memcached took the marker.
-    fn leave_failure(&self, kind: Failure, error: &WeixinError, seconds: u32) -> bool {
+    /// Whether memcached took the marker.
+    fn record_failure(&self, kind: Failure, error: &WeixinError, seconds: u32) -> bool {
         let marker = lock::failed(kind, seconds, &self.fingerprint(), &lock::unique_id(), error);
         self.store.set(&self.keys.lock, &marker, seconds).is_ok()
     }
