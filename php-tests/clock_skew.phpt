@@ -1,18 +1,27 @@
 --TEST--
-Clock skew between machines (±15 min, libfaketime) changes nothing: times shared through memcached are durations memcached measures, so no machine replaces a fresh token or serves an expired one
+Clock skew between machines (±15 min, libfaketime) changes nothing, over meta commands and over classic ones (a memcached 1.4/1.5): times shared through memcached are durations memcached measures, so no machine replaces a fresh token or serves an expired one
 --SKIPIF--
 <?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
 --FILE--
 <?php
 require __DIR__ . '/helpers.inc';
 $ini = ['weixin.cache_key' => 'skew_{appid}', 'weixin.local_cache_ttl' => '0'];
+// Without meta commands, memcached cannot say how long a key has left: the
+// classic path learns that a token is due when its record is gone.
+[$old, $old_port] = start_old_memcached(test_memcached_port());
+$servers = ['meta' => getenv('WEIXIN_TEST_MEMCACHED'), 'classic' => "127.0.0.1:$old_port"];
 
-// Processes of three machines: one on time, one 15 min ahead, one 15 min behind.
-$machines = [
-    'on time' => spawn_constructor($ini),
-    '+15m' => spawn_constructor($ini, skewed_env('+15m')),
-    '-15m' => spawn_constructor($ini, skewed_env('-15m')),
-];
+// Processes of three machines: one on time, one 15 min ahead, one 15 min
+// behind; over each protocol.
+$machines = [];
+foreach ($servers as $protocol => $server) {
+    $here = ['weixin.memcache_servers' => $server] + $ini;
+    $machines[$protocol] = [
+        'on time' => spawn_constructor($here),
+        '+15m' => spawn_constructor($here, skewed_env('+15m')),
+        '-15m' => spawn_constructor($here, skewed_env('-15m')),
+    ];
+}
 
 // libfaketime reaches PHP and, preloaded with it, the extension.
 foreach (['+15m', '-15m'] as $skew) {
@@ -23,17 +32,19 @@ foreach (['+15m', '-15m'] as $skew) {
 }
 
 // (a) A token fetched on one machine is served as it is on the other, both ways.
-foreach (['+15m', '-15m'] as $skew) {
-    foreach ([['on time', $skew], [$skew, 'on time']] as [$first, $then]) {
-        $appid = test_appid('skew');
-        reset_account($appid, ['expires_in' => 20]);
-        $a = ask($machines[$first], $appid);
-        $b = ask($machines[$then], $appid);
-        printf("fetched %s, then read %s: same token: %s, upstream calls: %d\n", $first, $then,
-            isset($a['token'], $b['token']) && $a['token'] === $b['token'] ? 'yes' : 'no ' . json_encode([$a, $b]),
-            stats($appid)['token_calls']);
-        forget_token("skew_$appid");
-        reset_account($appid);
+foreach ($machines as $protocol => $machine) {
+    foreach (['+15m', '-15m'] as $skew) {
+        foreach ([['on time', $skew], [$skew, 'on time']] as [$first, $then]) {
+            $appid = test_appid('skew');
+            reset_account($appid, ['expires_in' => 20]);
+            $a = ask($machine[$first], $appid);
+            $b = ask($machine[$then], $appid);
+            printf("%s: fetched %s, then read %s: same token: %s, upstream calls: %d\n", $protocol, $first, $then,
+                isset($a['token'], $b['token']) && $a['token'] === $b['token'] ? 'yes' : 'no ' . json_encode([$a, $b]),
+                stats($appid)['token_calls']);
+            forget_token("skew_$appid");
+            reset_account($appid);
+        }
     }
 }
 
@@ -46,19 +57,22 @@ foreach (['+15m', '-15m'] as $skew) {
 // than a second and a half ago (a process may keep a token for the moment
 // memcached's whole-second clock blurs; WeChat itself accepts a replaced
 // token for minutes, the stand-in not at all). And the two machines together
-// call WeChat no more often than the baseline, plus one.
+// call WeChat no more often than the baseline, plus one. Over classic
+// commands, without the local cache.
 $children = [];
 $pairs = [];
-foreach (['0', '60'] as $ttl) {
-    $cached = ['weixin.cache_key' => 'skew_{appid}', 'weixin.local_cache_ttl' => $ttl, 'weixin.refresh_margin' => '3'];
+foreach (['local_cache_ttl=0' => ['0', 'meta'], 'local_cache_ttl=60' => ['60', 'meta'],
+    'classic commands, local_cache_ttl=0' => ['0', 'classic']] as $config => [$ttl, $protocol]) {
+    $cached = ['weixin.cache_key' => 'skew_{appid}', 'weixin.local_cache_ttl' => $ttl, 'weixin.refresh_margin' => '3',
+        'weixin.memcache_servers' => $servers[$protocol]];
     foreach (['on time', 'on time too', '+15m', '-15m'] as $clock) {
-        $children[$ttl][$clock] = spawn_constructor($cached, str_starts_with($clock, 'on') ? [] : skewed_env($clock));
+        $children[$config][$clock] = spawn_constructor($cached, str_starts_with($clock, 'on') ? [] : skewed_env($clock));
     }
     foreach (['same clock' => 'on time too', '+15m' => '+15m', '-15m' => '-15m'] as $label => $other) {
         $appid = test_appid('skew');
         reset_account($appid, ['expires_in' => 8]);
-        $pairs["local_cache_ttl=$ttl, $label"] = ['appid' => $appid, 'ttl' => $ttl, 'served' => 0, 'refused' => [],
-            'children' => [$children[$ttl]['on time'], $children[$ttl][$other]], 'issued' => [], 'current' => null];
+        $pairs["$config, $label"] = ['appid' => $appid, 'ttl' => $ttl, 'config' => $config, 'served' => 0, 'refused' => [],
+            'children' => [$children[$config]['on time'], $children[$config][$other]], 'issued' => [], 'current' => null];
     }
 }
 $start = mark_time();
@@ -101,7 +115,7 @@ while (mark_time($start) < 9.5) {
 }
 foreach ($pairs as $label => $pair) {
     $calls = stats($pair['appid'])['token_calls'];
-    $baseline = stats($pairs["local_cache_ttl={$pair['ttl']}, same clock"]['appid'])['token_calls'];
+    $baseline = stats($pairs["{$pair['config']}, same clock"]['appid'])['token_calls'];
     printf("%s: every token accepted when served: %s; upstream calls within the baseline + 1: %s\n", $label,
         $pair['refused'] ? 'no ' . json_encode($pair['refused']) . " ({$pair['served']} accepted)" : 'yes',
         $calls >= 2 && $calls <= $baseline + 1 && $baseline <= 4 ? 'yes' : "no ($calls, baseline $baseline)");
@@ -110,20 +124,31 @@ foreach ($pairs as $pair) {
     forget_token("skew_{$pair['appid']}");
     reset_account($pair['appid']);
 }
-foreach ([...array_values($machines), ...array_values($children['0']), ...array_values($children['60'])] as $child) {
-    echo stop_child($child);
+foreach ([...$machines, ...$children] as $group) {
+    foreach ($group as $child) {
+        echo stop_child($child);
+    }
 }
+proc_terminate($old);
+proc_close($old);
 ?>
 --EXPECT--
 +15m: clock off by +15 min, extension loaded: yes
 -15m: clock off by -15 min, extension loaded: yes
-fetched on time, then read +15m: same token: yes, upstream calls: 1
-fetched +15m, then read on time: same token: yes, upstream calls: 1
-fetched on time, then read -15m: same token: yes, upstream calls: 1
-fetched -15m, then read on time: same token: yes, upstream calls: 1
+meta: fetched on time, then read +15m: same token: yes, upstream calls: 1
+meta: fetched +15m, then read on time: same token: yes, upstream calls: 1
+meta: fetched on time, then read -15m: same token: yes, upstream calls: 1
+meta: fetched -15m, then read on time: same token: yes, upstream calls: 1
+classic: fetched on time, then read +15m: same token: yes, upstream calls: 1
+classic: fetched +15m, then read on time: same token: yes, upstream calls: 1
+classic: fetched on time, then read -15m: same token: yes, upstream calls: 1
+classic: fetched -15m, then read on time: same token: yes, upstream calls: 1
 local_cache_ttl=0, same clock: every token accepted when served: yes; upstream calls within the baseline + 1: yes
 local_cache_ttl=0, +15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
 local_cache_ttl=0, -15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
 local_cache_ttl=60, same clock: every token accepted when served: yes; upstream calls within the baseline + 1: yes
 local_cache_ttl=60, +15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
 local_cache_ttl=60, -15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+classic commands, local_cache_ttl=0, same clock: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+classic commands, local_cache_ttl=0, +15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes
+classic commands, local_cache_ttl=0, -15m: every token accepted when served: yes; upstream calls within the baseline + 1: yes

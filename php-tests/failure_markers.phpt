@@ -1,5 +1,5 @@
 --TEST--
-A failure marker in the lock carries a fingerprint of the credentials and endpoint: only processes with the same one report it; others fetch with their own credentials once it lapses. refresh_access_token() never reports a refresh-ahead failure once WeChat has recovered
+A failure marker in the lock carries a fingerprint of the credentials and endpoint: only processes with the same one report it; others fetch with their own credentials once it lapses. refresh_access_token() never reports a refresh-ahead failure once WeChat has recovered. The same over classic commands (a memcached 1.4/1.5)
 --SKIPIF--
 <?php if (getenv('USE_ZEND_ALLOC') === '0') die('skip measures time or runs many processes: not under valgrind'); ?>
 --INI--
@@ -11,36 +11,41 @@ weixin.local_cache_ttl=0
 require __DIR__ . '/helpers.inc';
 const WRONG_SECRET = 'abcdefghijklmnopqrstuvwxyz012345'; // well-formed, but not this account's
 
-// (a) A wrong AppSecret fails (a cold marker, 2 s); within those 2 s a second
-// process with the same wrong secret reports that failure without calling
-// WeChat, and a process with the right secret gets a token.
-$appid = test_appid('marker');
-$key = "marker_$appid";
-reset_account($appid, ['secret' => TEST_SECRET]);
-$ini = ['weixin.cache_key' => 'marker_{appid}'];
-$wrong = spawn_constructor($ini);
-$wrongToo = spawn_constructor($ini);
-$right = spawn_constructor($ini);
+[$old_memcached, $old_port] = start_old_memcached(test_memcached_port());
+foreach (['meta' => getenv('WEIXIN_TEST_MEMCACHED'), 'classic' => "127.0.0.1:$old_port"] as $protocol => $server) {
+    echo "== $protocol\n";
+    ini_set('weixin.memcache_servers', $server);
 
-$first = ask($wrong, "$appid " . WRONG_SECRET);
-// The marker lives 2 s; kept for 30 (its value, and the 2 s hold written in
-// it, unchanged) so that what follows does not race the clock on a loaded
-// machine: the right secret must not adopt it even while it lasts.
-$touched = memcached_command("mg $key:lock T30");
-$marker = get_raw("$key:lock");
-$second = ask($wrongToo, "$appid " . WRONG_SECRET);
-$callsAfterSecond = stats($appid)['token_calls'];
-$third = ask($right, "$appid " . TEST_SECRET);
-echo "wrong secret: code ", $first['code'] ?? 'none', "\n";
-echo "  marker: ", preg_match('/^wx2 fail cold \d+ [0-9a-fA-F]{16} \S+ 40125 /', (string) $marker) ? 'wx2 fail cold <hold> <fingerprint> <id> 40125 ...' : var_export($marker, true), "\n";
-echo "  marker holds no secret: ", !str_contains((string) $marker, WRONG_SECRET) && !str_contains((string) $marker, TEST_SECRET) ? 'yes' : 'no', "\n";
-echo "the same wrong secret again: code ", $second['code'] ?? 'none', ", upstream calls: ", $callsAfterSecond, "\n";
-echo "the right secret, the marker still there", str_starts_with($touched, 'HD') ? '' : ' (it was not)', ": ",
-    isset($third['token']) ? (token_is_current($third['token']) ? 'a current token' : 'a token WeChat refuses')
-        : "code {$third['code']}: {$third['message']}", "\n";
-echo "upstream calls: ", stats($appid)['token_calls'], "\n";
-foreach ([$wrong, $wrongToo, $right] as $child) {
-    echo stop_child($child);
+    // (a) A wrong AppSecret fails (a cold marker, 2 s); within those 2 s a second
+    // process with the same wrong secret reports that failure without calling
+    // WeChat, and a process with the right secret gets a token.
+    $appid = test_appid('marker');
+    $key = "marker_$appid";
+    reset_account($appid, ['secret' => TEST_SECRET]);
+    $ini = ['weixin.cache_key' => 'marker_{appid}', 'weixin.memcache_servers' => $server];
+    $wrong = spawn_constructor($ini);
+    $wrongToo = spawn_constructor($ini);
+    $right = spawn_constructor($ini);
+
+    $first = ask($wrong, "$appid " . WRONG_SECRET);
+    // The marker lives 2 s; kept for 30 (its value, and the 2 s hold written in
+    // it, unchanged) so that what follows does not race the clock on a loaded
+    // machine: the right secret must not adopt it even while it lasts.
+    $touched = memcached_command("mg $key:lock T30");
+    $marker = get_raw("$key:lock");
+    $second = ask($wrongToo, "$appid " . WRONG_SECRET);
+    $callsAfterSecond = stats($appid)['token_calls'];
+    $third = ask($right, "$appid " . TEST_SECRET);
+    echo "wrong secret: code ", $first['code'] ?? 'none', "\n";
+    echo "  marker: ", preg_match('/^wx2 fail cold \d+ [0-9a-fA-F]{16} \S+ 40125 /', (string) $marker) ? 'wx2 fail cold <hold> <fingerprint> <id> 40125 ...' : var_export($marker, true), "\n";
+    echo "  marker holds no secret: ", !str_contains((string) $marker, WRONG_SECRET) && !str_contains((string) $marker, TEST_SECRET) ? 'yes' : 'no', "\n";
+    echo "the same wrong secret again: code ", $second['code'] ?? 'none', ", upstream calls: ", $callsAfterSecond, "\n";
+    echo "the right secret, the marker still there", str_starts_with($touched, 'HD') ? '' : ' (it was not)', ": ",
+        isset($third['token']) ? (token_is_current($third['token']) ? 'a current token' : 'a token WeChat refuses')
+            : "code {$third['code']}: {$third['message']}", "\n";
+    echo "upstream calls: ", stats($appid)['token_calls'], "\n";
+    foreach ([$wrong, $wrongToo, $right] as $child) {
+        echo stop_child($child);
 }
 forget_token($key);
 reset_account($appid);
@@ -85,8 +90,24 @@ try {
 }
 forget_token($key);
 reset_account($appid);
+}
+proc_terminate($old_memcached);
+proc_close($old_memcached);
 ?>
 --EXPECT--
+== meta
+wrong secret: code 40125
+  marker: wx2 fail cold <hold> <fingerprint> <id> 40125 ...
+  marker holds no secret: yes
+the same wrong secret again: code 40125, upstream calls: 1
+the right secret, the marker still there: a current token
+upstream calls: 2
+due token, WeChat failing: refresh attempted: yes, current token served throughout: yes
+  marker: wx2 fail ahead <hold> <fingerprint> <id> -1 ..., kept 5 to 60 s: yes
+  next construction: the current token, no new attempt: yes
+WeChat recovered, refresh_access_token(): a new current token, upstream calls: 3
+  shared: yes
+== classic
 wrong secret: code 40125
   marker: wx2 fail cold <hold> <fingerprint> <id> 40125 ...
   marker holds no secret: yes

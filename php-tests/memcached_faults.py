@@ -10,12 +10,13 @@ tests themselves only wait on events (their output lines).
       client's connection is closed instead of forwarding it; a line
       "lost the reply to: <request>" is printed.
 
-  memcached_faults.py old --to HOST:PORT
+  memcached_faults.py old --to HOST:PORT [--lose-first-add-reply]
       A memcached 1.4/1.5 in front of a real one, on a free loopback port
       (printed first): classic text commands are passed on, meta commands
       (mg ms md ma mn me) and gat/gats answered "ERROR" as those versions
       do. Each refused command's name is counted; "refused N" lines go to
-      stderr as they happen.
+      stderr as they happen. --lose-first-add-reply: as for proxy, with
+      the first "add"; the line goes to stdout.
 
   memcached_faults.py signal PID SIGNAME
       Sends the signal to PID as fast as it can until its stdin closes;
@@ -149,6 +150,7 @@ def old_memcached(args):
     listener = listen()
     refused = [0]
     count = threading.Lock()
+    state = {"lost": not args.lose_first_add_reply}
 
     def serve(conn):
         upstream = socket.create_connection((host, int(port)))
@@ -169,6 +171,13 @@ def old_memcached(args):
                 reply = read_classic_reply(server, command)
                 if reply is None:
                     return
+                if command == b"add":
+                    with count:
+                        lose, state["lost"] = not state["lost"], True
+                    if lose:
+                        header = request.split(b"\r\n", 1)[0]
+                        print("lost the reply to: " + header.decode(), flush=True)
+                        return
                 conn.sendall(reply)
         except OSError:
             return
@@ -205,6 +214,7 @@ def main():
     p.set_defaults(run=proxy)
     o = commands.add_parser("old")
     o.add_argument("--to", required=True)
+    o.add_argument("--lose-first-add-reply", action="store_true")
     o.set_defaults(run=old_memcached)
     s = commands.add_parser("signal")
     s.add_argument("pid", type=int)
