@@ -31,7 +31,13 @@
  * replacement for the legacy userland class of the same name. One token per
  * account is shared by every process through memcached; at most one process
  * asks WeChat at a time.
+ *
+ * Declared when code first asks for it (new, extends, class_exists(), ...),
+ * so that a script declaring a class_weixin of its own keeps it: until then
+ * class_exists('class_weixin', false) is false. Properties that legacy
+ * methods add on the fly are allowed.
  */
+#[\AllowDynamicProperties]
 class class_weixin
 {
     /** The AppID in use (after construction: whichever source supplied it). */
@@ -112,6 +118,39 @@ class class_weixin
     public function jssdk_config(string $url, array $jsApiList = [], bool $debug = false, array $openTagList = []): array {}
 
     /** What var_dump() and print_r() show: the properties, appsecret masked. */
+    public function __debugInfo(): array {}
+}
+
+/**
+ * The same class as class_weixin (same members, same behaviour), under the
+ * name a legacy copy of class_weixin extends to get its token from the
+ * extension and keep its own methods:
+ *
+ *     class class_weixin extends class_weixin_native { ...its methods, without its constructor... }
+ *
+ * Members as documented on class_weixin.
+ */
+#[\AllowDynamicProperties]
+class class_weixin_native
+{
+    public $appid = null;
+
+    public $appsecret = null;
+
+    public $access_token = null;
+
+    public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null, mixed ...$ignored) {}
+
+    protected function http_request($url, $data = null) {}
+
+    public function refresh_access_token(): string {}
+
+    public function get_jsapi_ticket(): string {}
+
+    public function get_ticket(string $type = 'jsapi'): string {}
+
+    public function jssdk_config(string $url, array $jsApiList = [], bool $debug = false, array $openTagList = []): array {}
+
     public function __debugInfo(): array {}
 }
 

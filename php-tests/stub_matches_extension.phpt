@@ -4,7 +4,7 @@ weixin.stub.php and weixin.ini match the extension: classes, properties, methods
 <?php
 require __DIR__ . '/describe.inc';
 $stub = dirname(__DIR__) . '/weixin.stub.php';
-$classes = ['class_weixin', 'WeixinException'];
+$classes = ['class_weixin', 'class_weixin_native', 'WeixinException'];
 
 $extension = implode("\n", array_map('describe_class', $classes));
 
@@ -40,13 +40,17 @@ foreach ($m as [, $name, $value]) $inFile[$name] = trim($value);
 ksort($inFile);
 echo $inFile === $registered ? "weixin.ini matches\n" : "weixin.ini:\n" . print_r($inFile, true);
 echo describe_class('class_weixin'), "\n";
+// The same members under the name legacy copies extend.
+echo substr(describe_class('class_weixin'), strlen('#[AllowDynamicProperties] class class_weixin'))
+    === substr(describe_class('class_weixin_native'), strlen('#[AllowDynamicProperties] class class_weixin_native'))
+    ? "class_weixin_native: the same members\n" : describe_class('class_weixin_native') . "\n";
 ?>
 --EXPECT--
 classes match
 INI entries match
 17 INI entries
 weixin.ini matches
-class class_weixin extends -
+#[AllowDynamicProperties] class class_weixin extends -
   property public $appid = NULL
   property public $appsecret = NULL
   property public $access_token = NULL
@@ -57,3 +61,4 @@ class class_weixin extends -
   method public get_ticket(string $type = 'jsapi'): string
   method public jssdk_config(string $url, array $jsApiList = [], bool $debug = false, array $openTagList = []): array
   method public __debugInfo(): array
+class_weixin_native: the same members

@@ -44,10 +44,13 @@ $clone = clone $w;
 $clone->access_token = 'changed';
 var_dump($w->access_token !== 'changed', $clone->appid === $appid);
 
-// Dynamic properties: as on any PHP 8.2 class (deprecated, but they work).
+// Dynamic properties, as legacy methods add them on the fly: allowed
+// (#[\AllowDynamicProperties]), for subclasses too, with no deprecation.
 $plain = new class_weixin($appid, TEST_SECRET);
 $plain->extra = 42;
 var_dump($plain->extra);
+$w->expires_time = 7200;
+var_dump($w->expires_time, (new ReflectionClass('class_weixin'))->getAttributes()[0]->getName());
 var_dump(array_keys(get_object_vars($plain)));
 ?>
 --EXPECTF--
@@ -64,9 +67,9 @@ bool(true)
 bool(true)
 bool(true)
 bool(true)
-
-Deprecated: Creation of dynamic property class_weixin::$extra is deprecated in %s on line %d
 int(42)
+int(7200)
+string(22) "AllowDynamicProperties"
 array(4) {
   [0]=>
   string(5) "appid"

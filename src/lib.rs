@@ -3,7 +3,8 @@
 //!
 //! This crate is the PHP glue, and only registers: the class's methods
 //! (`weixin_class`, `class_tickets`) over `credentials`, `php_body` and
-//! `request`; `exception`, `ini`, `props`, `info`; the engine tweaks
+//! `request`; `lazy_class` (declared when asked for); `exception`, `ini`,
+//! `props`, `info`; the engine tweaks
 //! (`engine`, `zend_ffi`). The logic is the `weixin-core` crate
 //! (`src/core/`), which builds and tests without PHP.
 
@@ -13,6 +14,7 @@ mod engine;
 mod exception;
 mod info;
 mod ini;
+mod lazy_class;
 mod php_body;
 mod props;
 mod request;
@@ -36,9 +38,30 @@ extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
     }
 }
 
-/// RINIT: each request may raise its own memcached warning.
+/// MSHUTDOWN: the engine's autoloader as it was.
+extern "C" fn shutdown(_type: i32, _module_number: i32) -> i32 {
+    match catch_unwind(lazy_class::restore_autoloader) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
+}
+
+/// RINIT: each request may raise its own memcached warning, and starts with
+/// `class_weixin` undeclared.
 extern "C" fn request_startup(_type: i32, _module_number: i32) -> i32 {
-    match std::panic::catch_unwind(request::new_request) {
+    match catch_unwind(|| {
+        request::new_request();
+        lazy_class::put_back();
+    }) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
+}
+
+/// RSHUTDOWN: `class_weixin` undeclared again, for the next request (maybe
+/// another app's, with a class of its own).
+extern "C" fn request_shutdown(_type: i32, _module_number: i32) -> i32 {
+    match catch_unwind(lazy_class::put_back) {
         Ok(()) => 0,
         Err(_) => -1,
     }
@@ -49,6 +72,8 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     module
         .name("weixin")
         .startup_function(startup)
+        .shutdown_function(shutdown)
         .request_startup_function(request_startup)
+        .request_shutdown_function(request_shutdown)
         .info_function(info::module_info)
 }

@@ -19,8 +19,8 @@ use crate::exception::{self, guarded};
 use crate::php_body::request_body;
 use crate::props::{self, Prop};
 use crate::request::{warning, with_warnings};
-use crate::zend_ffi::zend_proptable_to_symtable;
-use crate::{class_tickets, engine, ini};
+use crate::zend_ffi::{self, zend_proptable_to_symtable};
+use crate::{class_tickets, engine, ini, lazy_class};
 use weixin_core::config::Settings;
 use weixin_core::error::WeixinError;
 use weixin_core::secret::Secret;
@@ -28,10 +28,25 @@ use weixin_core::token::TokenService;
 use weixin_core::{http, service, stats, wechat};
 
 pub const CLASS_NAME: &str = "class_weixin";
+/// The same class under the name a legacy copy extends to become native.
+pub const NATIVE_NAME: &str = "class_weixin_native";
 
+/// MINIT: `class_weixin_native`, then `class_weixin` with the same members
+/// (not a subclass: nothing about `class_weixin` changes for code that uses
+/// it), which waits until code asks for it (`lazy_class`).
 pub fn register() -> ext_php_rs::error::Result<()> {
+    with_members(ClassBuilder::new(NATIVE_NAME)).registration(finish).register()?;
+    with_members(ClassBuilder::new(CLASS_NAME))
+        .registration(|class, arg_info| {
+            finish(class, arg_info);
+            lazy_class::defer(class);
+        })
+        .register()
+}
+
+fn with_members(class: ClassBuilder) -> ClassBuilder {
     let nullable_string = |name: &str| Arg::new(name, DataType::String).allow_null().default("null");
-    ClassBuilder::new(CLASS_NAME)
+    class
         .property(plain_property("appid"))
         .property(plain_property("appsecret"))
         .property(plain_property("access_token"))
@@ -89,13 +104,16 @@ pub fn register() -> ext_php_rs::error::Result<()> {
             FunctionBuilder::new("__debugInfo", debug_info).returns(DataType::Array, false, false),
             MethodFlags::Public,
         )
-        .registration(|class, arg_info| {
-            props::intern_names();
-            engine::untype_parameters(class, "http_request");
-            engine::park_arg_info(arg_info);
-            engine::mark_secret_parameter(class);
-        })
-        .register()
+}
+
+/// What the class builder cannot express (`engine`), and properties that
+/// legacy methods add on the fly allowed, for subclasses too.
+fn finish(class: &mut ext_php_rs::zend::ClassEntry, arg_info: ext_php_rs::args::ArgInfoTables) {
+    props::intern_names();
+    engine::untype_parameters(class, "http_request");
+    engine::park_arg_info(arg_info);
+    engine::mark_secret_parameter(class);
+    zend_ffi::allow_dynamic_properties(class);
 }
 
 fn plain_property(name: &str) -> ClassProperty {

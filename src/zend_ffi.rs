@@ -20,6 +20,35 @@ extern "C" {
     fn weixin_shim_add_parameter_attribute(function: *mut zend_function, offset: u32, name: *mut zend_string);
     fn weixin_shim_type_mask() -> u32;
     fn weixin_shim_find_class(lowercase_name: *const c_char, name_length: usize) -> *mut zend_class_entry;
+    fn weixin_shim_rekey_class(class: *mut zend_class_entry, from: *mut zend_string, to: *mut zend_string) -> bool;
+    fn weixin_shim_swap_autoload(hook: Option<Autoload>) -> Option<Autoload>;
+    fn weixin_shim_allow_dynamic_properties(class: *mut zend_class_entry);
+}
+
+/// The engine's class autoloader: `zend_autoload(name, lowercase name)`.
+pub type Autoload = unsafe extern "C" fn(*mut zend_string, *mut zend_string) -> *mut zend_class_entry;
+
+/// Moves `class` from the class table's key `from` to `to`, in place; only
+/// when `from` holds `class` and `to` is free. Whether it moved.
+///
+/// # Safety
+/// On a PHP thread (MINIT, or a request of this thread); both keys interned.
+pub unsafe fn rekey_class(class: *mut zend_class_entry, from: *mut zend_string, to: *mut zend_string) -> bool {
+    weixin_shim_rekey_class(class, from, to)
+}
+
+/// Installs `hook` as the engine's class autoloader; returns the one it replaces.
+///
+/// # Safety
+/// MINIT or MSHUTDOWN (one thread, no request running).
+pub unsafe fn swap_autoload(hook: Option<Autoload>) -> Option<Autoload> {
+    weixin_shim_swap_autoload(hook)
+}
+
+/// `#[\AllowDynamicProperties]` on a class registered in MINIT.
+pub fn allow_dynamic_properties(class: &mut ClassEntry) {
+    // SAFETY: MINIT, a class just registered by this extension.
+    unsafe { weixin_shim_allow_dynamic_properties(std::ptr::from_mut(class).cast()) }
 }
 
 /// A class registered by the engine or an extension loaded before this one,

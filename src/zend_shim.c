@@ -10,6 +10,7 @@
 #include "php.h"
 #include "zend_attributes.h"
 #include "zend_constants.h"
+#include "zend_execute.h"
 #include "zend_ini.h"
 
 const char *weixin_shim_ini_string(const char *name, size_t name_length, int original, bool *exists)
@@ -46,4 +47,36 @@ void weixin_shim_add_parameter_attribute(zend_function *function, uint32_t offse
 uint32_t weixin_shim_type_mask(void)
 {
 	return _ZEND_TYPE_MASK;
+}
+
+/* Moves a class to another key of the class table, in place (the bucket
+ * keeps its position: one registered in MINIT stays among the classes the
+ * engine treats as persistent). Only when `from` holds `ce`; false when it
+ * does not, or `to` is taken. Both keys interned. */
+bool weixin_shim_rekey_class(zend_class_entry *ce, zend_string *from, zend_string *to)
+{
+	zval *entry = zend_hash_find(CG(class_table), from);
+	if (!entry || Z_TYPE_P(entry) != IS_PTR || Z_PTR_P(entry) != ce) {
+		return false;
+	}
+	return zend_hash_set_bucket_key(CG(class_table), (Bucket *) entry, to) != NULL;
+}
+
+typedef zend_class_entry *(*weixin_autoload)(zend_string *name, zend_string *lc_name);
+
+/* Installs `hook` as the engine's class autoloader (SPL's, which runs the
+ * registered autoloaders, until then); returns the one it replaces. */
+weixin_autoload weixin_shim_swap_autoload(weixin_autoload hook)
+{
+	weixin_autoload previous = zend_autoload;
+	zend_autoload = hook;
+	return previous;
+}
+
+/* `#[\AllowDynamicProperties]` on an internal class, flag and attribute
+ * (subclasses inherit the flag; Reflection shows the attribute). */
+void weixin_shim_allow_dynamic_properties(zend_class_entry *ce)
+{
+	ce->ce_flags |= ZEND_ACC_ALLOW_DYNAMIC_PROPERTIES;
+	zend_add_class_attribute(ce, zend_string_init_interned("AllowDynamicProperties", sizeof("AllowDynamicProperties") - 1, 1), 0);
 }
