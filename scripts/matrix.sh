@@ -55,7 +55,7 @@ SUITE_TIMEOUT=${WEIXIN_MATRIX_SUITE_TIMEOUT:-900}
 ZTS_PREFIX=/opt/php-zts
 ZTS_CONFIGURE=(--prefix="$ZTS_PREFIX" --enable-zts --enable-debug --enable-embed
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-fpm
-    --enable-pcntl --enable-posix --enable-sockets --enable-session
+    --enable-pcntl --enable-posix --enable-sockets --enable-session --enable-tokenizer --enable-opcache
     --with-openssl --with-curl --with-zlib
     --with-config-file-path="$ZTS_PREFIX/etc" --with-config-file-scan-dir="$ZTS_PREFIX/etc/conf.d")
 # The php8.4 source taken when none of the versions in the chroot's source
