@@ -52,6 +52,19 @@ echo "class_exists: ", var_export(class_exists("class_weixin"), true), ", token 
 $asks_first = 'var_dump(class_exists("class_weixin"));
 if (!class_exists("class_weixin")) { class class_weixin {} }
 echo get_class(new class_weixin(getenv("APPID"), TEST_SECRET)), " ", (new ReflectionClass("class_weixin"))->isInternal() ? "native" : "own", "\n";';
+// A copy loaded by the script's autoloader (Composer's classmap does so) is
+// its own; an autoloader that knows no class_weixin leaves the native one.
+$autoloaded = '$dir = sys_get_temp_dir() . "/wxcoexist" . getmypid(); @mkdir($dir);
+file_put_contents("$dir/weixin.class.php", "<?php class class_weixin { function getSignPackage() { return \"its own method\"; } }");
+spl_autoload_register(function ($class) use ($dir) {
+    $map = ["class_weixin" => "$dir/weixin.class.php"];
+    if (isset($map[strtolower($class)])) require $map[strtolower($class)];
+});
+echo (new class_weixin())->getSignPackage(), "\n";
+unlink("$dir/weixin.class.php"); rmdir($dir);';
+$other_autoloader = 'spl_autoload_register(function ($class) { echo "autoloader asked for $class\n"; });
+$w = new class_weixin(getenv("APPID"), TEST_SECRET);
+echo get_class($w), " ", (new ReflectionClass($w))->isInternal() ? "native" : "own", "\n";';
 // unserialize() of a native object with nothing declared yet.
 $unserialize_first = '$w = unserialize(' . var_export(serialize((new ReflectionClass('class_weixin'))->newInstanceWithoutConstructor()), true) . ');
 echo get_class($w), " ", (new ReflectionClass($w))->isInternal() ? "native" : "own", "\n";';
@@ -59,7 +72,8 @@ echo get_class($w), " ", (new ReflectionClass($w))->isInternal() ? "native" : "o
 foreach (['opcache off' => ['opcache.enable_cli' => '0'], 'opcache on' => ['opcache.enable_cli' => '1'] + opcache_ini()] as $label => $ini) {
     echo "== $label\n";
     foreach (['own class' => $own, 'own class, declared in a condition' => $conditional, 'no class of its own' => $native,
-        'own class after asking for one' => $asks_first, 'unserialize first' => $unserialize_first] as $what => $code) {
+        'own class after asking for one' => $asks_first, 'unserialize first' => $unserialize_first,
+        'own class from an autoloader' => $autoloaded, 'an autoloader without it' => $other_autoloader] as $what => $code) {
         echo "-- $what\n", script($code, $ini), "\n";
     }
 }
@@ -84,6 +98,11 @@ bool(true)
 class_weixin native
 -- unserialize first
 class_weixin native
+-- own class from an autoloader
+its own method
+-- an autoloader without it
+autoloader asked for class_weixin
+class_weixin native
 == opcache on
 -- own class
 class_weixin: its own method, internal: no
@@ -99,5 +118,10 @@ class_exists: true, token current: yes
 bool(true)
 class_weixin native
 -- unserialize first
+class_weixin native
+-- own class from an autoloader
+its own method
+-- an autoloader without it
+autoloader asked for class_weixin
 class_weixin native
 upstream calls: 1

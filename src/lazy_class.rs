@@ -7,11 +7,12 @@
 //! frees it), under a key that no lookup can match: lookups lowercase the
 //! name they look for, and this key has capitals. When a lookup of
 //! `class_weixin` misses, the engine asks its autoloader, which this module
-//! wraps: the class moves to its own key, in place, and is found from then
-//! on, without the script's autoloaders running, as when it was always
-//! declared. A script that declares its own class first never asks. At the
-//! end of each request the class goes back, so the next request, maybe
-//! another app in the same php-fpm worker or thread, starts over.
+//! wraps: unless the script's autoloaders load a class of the script's own
+//! (Composer's classmap, a framework's loader), the class moves to its own
+//! key, in place, and is found from then on. A script that declares its own
+//! class first never asks. At the end of each request the class goes back,
+//! so the next request, maybe another app in the same php-fpm worker or
+//! thread, starts over.
 //!
 //! The native implementation is always there as `class_weixin_native`, for
 //! the migration edit `class class_weixin extends class_weixin_native`.
@@ -82,9 +83,18 @@ pub fn put_back() {
     }
 }
 
-/// The engine's autoloader: `class_weixin` is declared and returned; every
-/// other name goes to the wrapped autoloader.
+/// The engine's autoloader. Every name goes to the wrapped one (the
+/// script's autoloaders) first: a copy of `class_weixin` that they load
+/// (Composer's classmap, a framework's loader) is the script's own class.
+/// When they find no `class_weixin` and throw nothing, the native one is
+/// declared and returned.
 unsafe extern "C" fn autoload(name: *mut zend_string, lowercase: *mut zend_string) -> *mut zend_class_entry {
+    let previous = PREVIOUS.get().copied().flatten();
+    // SAFETY: the engine's own autoloader, with the engine's arguments.
+    let found = previous.map_or(std::ptr::null_mut(), |previous| unsafe { previous(name, lowercase) });
+    if !found.is_null() || zend_ffi::exception_pending() {
+        return found;
+    }
     let declared = catch_unwind(AssertUnwindSafe(|| {
         let deferred = DEFERRED.get()?;
         // SAFETY: the engine passes the lowercase name as a live string.
@@ -94,10 +104,5 @@ unsafe extern "C" fn autoload(name: *mut zend_string, lowercase: *mut zend_strin
             && unsafe { zend_ffi::rekey_class(deferred.class, deferred.waiting, deferred.name) };
         moved.then_some(deferred.class)
     }));
-    match (declared, PREVIOUS.get().copied().flatten()) {
-        (Ok(Some(class)), _) => class,
-        // SAFETY: the engine's own autoloader, with the engine's arguments.
-        (_, Some(previous)) => unsafe { previous(name, lowercase) },
-        (_, None) => std::ptr::null_mut(),
-    }
+    declared.ok().flatten().unwrap_or(std::ptr::null_mut())
 }

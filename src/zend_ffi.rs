@@ -23,6 +23,13 @@ extern "C" {
     fn weixin_shim_rekey_class(class: *mut zend_class_entry, from: *mut zend_string, to: *mut zend_string) -> bool;
     fn weixin_shim_swap_autoload(hook: Option<Autoload>) -> Option<Autoload>;
     fn weixin_shim_allow_dynamic_properties(class: *mut zend_class_entry);
+    fn weixin_shim_exception_pending() -> bool;
+}
+
+/// Whether an exception is being thrown on this PHP thread.
+pub fn exception_pending() -> bool {
+    // SAFETY: reads this thread's executor globals.
+    unsafe { weixin_shim_exception_pending() }
 }
 
 /// The engine's class autoloader: `zend_autoload(name, lowercase name)`.

@@ -80,3 +80,9 @@ void weixin_shim_allow_dynamic_properties(zend_class_entry *ce)
 	ce->ce_flags |= ZEND_ACC_ALLOW_DYNAMIC_PROPERTIES;
 	zend_add_class_attribute(ce, zend_string_init_interned("AllowDynamicProperties", sizeof("AllowDynamicProperties") - 1, 1), 0);
 }
+
+/* Whether an exception is being thrown on this thread. */
+bool weixin_shim_exception_pending(void)
+{
+	return EG(exception) != NULL;
+}
