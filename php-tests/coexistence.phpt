@@ -65,6 +65,10 @@ unlink("$dir/weixin.class.php"); rmdir($dir);';
 $other_autoloader = 'spl_autoload_register(function ($class) { echo "autoloader asked for $class\n"; });
 $w = new class_weixin(getenv("APPID"), TEST_SECRET);
 echo get_class($w), " ", (new ReflectionClass($w))->isInternal() ? "native" : "own", "\n";';
+// Before anything asks: listed as always, found by no spelling.
+$listed = 'echo implode(",", (new ReflectionExtension("weixin"))->getClassNames()), "; declared: ",
+    in_array("class_weixin", get_declared_classes()) ? "listed" : "not listed", "; without autoloading: ",
+    var_export(class_exists("class_weixin", false) || class_exists("CLASS_WEIXIN", false) || class_exists("Class_Weixin", false), true), "\n";';
 // unserialize() of a native object with nothing declared yet.
 $unserialize_first = '$w = unserialize(' . var_export(serialize((new ReflectionClass('class_weixin'))->newInstanceWithoutConstructor()), true) . ');
 echo get_class($w), " ", (new ReflectionClass($w))->isInternal() ? "native" : "own", "\n";';
@@ -73,7 +77,8 @@ foreach (['opcache off' => ['opcache.enable_cli' => '0'], 'opcache on' => ['opca
     echo "== $label\n";
     foreach (['own class' => $own, 'own class, declared in a condition' => $conditional, 'no class of its own' => $native,
         'own class after asking for one' => $asks_first, 'unserialize first' => $unserialize_first,
-        'own class from an autoloader' => $autoloaded, 'an autoloader without it' => $other_autoloader] as $what => $code) {
+        'own class from an autoloader' => $autoloaded, 'an autoloader without it' => $other_autoloader,
+        'nothing asked yet' => $listed] as $what => $code) {
         echo "-- $what\n", script($code, $ini), "\n";
     }
 }
@@ -103,6 +108,8 @@ its own method
 -- an autoloader without it
 autoloader asked for class_weixin
 class_weixin native
+-- nothing asked yet
+WeixinException,class_weixin_native,class_weixin; declared: listed; without autoloading: false
 == opcache on
 -- own class
 class_weixin: its own method, internal: no
@@ -124,4 +131,6 @@ its own method
 -- an autoloader without it
 autoloader asked for class_weixin
 class_weixin native
+-- nothing asked yet
+WeixinException,class_weixin_native,class_weixin; declared: listed; without autoloading: false
 upstream calls: 1

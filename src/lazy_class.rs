@@ -28,8 +28,11 @@ use crate::zend_ffi::{self, Autoload};
 
 /// The name code asks for, lowercase: the class table's key for it.
 const NAME: &str = "class_weixin";
-/// Where the class waits until asked for: no lookup matches capitals.
-const WAITING: &str = "CLASS_WEIXIN (native, declared when code asks for it)";
+/// Where the class waits until asked for: no lookup matches capitals. The
+/// same letters otherwise, so that what lists classes by key
+/// (`get_declared_classes()`, `ReflectionExtension::getClassNames()`) shows
+/// its name.
+const WAITING: &str = "CLASS_WEIXIN";
 
 /// The class and its two keys (persistent interned strings), set in MINIT.
 struct Deferred {
