@@ -68,11 +68,17 @@ pub fn defer(class: &mut ClassEntry) {
     }
 }
 
-/// MSHUTDOWN: the wrapped autoloader back.
+/// MSHUTDOWN: the wrapped autoloader back, unless another extension has
+/// wrapped this one since (then it stays as that one left it).
 pub fn restore_autoloader() {
     if let Some(&previous) = PREVIOUS.get() {
         // SAFETY: MSHUTDOWN, one thread, no request running.
-        unsafe { zend_ffi::swap_autoload(previous) };
+        unsafe {
+            let current = zend_ffi::swap_autoload(previous);
+            if current.map(|f| f as *const ()) != Some(autoload as *const ()) {
+                zend_ffi::swap_autoload(current);
+            }
+        }
     }
 }
 
