@@ -1,11 +1,14 @@
-//! What one request (one per thread under ZTS) keeps, and the warnings it
-//! raises: memcached trouble once per request at most, the daily quota's
-//! warning when the job is done, on the PHP thread that made the request.
+//! What one request (one per thread under ZTS) keeps, and the trouble it
+//! reports: memcached trouble once per request at most, the daily quota's
+//! warning, both once the job is done, on the PHP thread that made the
+//! request, as E_WARNINGs that an error handler may take but not turn into
+//! the caller's exception.
 
 use std::cell::Cell;
 
 use ext_php_rs::flags::ErrorType;
 
+use crate::zend_ffi;
 use weixin_core::error::WeixinError;
 use weixin_core::secret::Secret;
 
@@ -20,32 +23,41 @@ pub fn new_request() {
     WARNED_THIS_REQUEST.set(false);
 }
 
-/// Raises memcached trouble as one E_WARNING per request at most: a dead
-/// memcached must not flood the logs; the secret never appears in it.
-pub(crate) fn warn_once(error: &WeixinError, secret: &Secret) {
-    if !WARNED_THIS_REQUEST.replace(true) {
-        warning(&error.clone().redact(secret.expose()).message);
-    }
-}
-
-/// Runs `job` with the two warning channels of the token services:
-/// memcached trouble (one E_WARNING per request at most) and the daily
-/// quota's warning, raised once the job is done, on this PHP thread. The
-/// secret never appears in either.
+/// Runs `job` with the two trouble channels of the token services:
+/// memcached trouble (one warning per request at most) and the daily
+/// quota's warning. Both are collected and reported once the job is done,
+/// on this PHP thread, so that no PHP code (an error handler) runs in the
+/// middle of the token rules. The secret never appears in either.
 pub(crate) fn with_warnings<T>(
     secret: &Secret,
     job: impl FnOnce(&dyn Fn(&WeixinError), &dyn Fn(&str)) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    let warn = |error: &WeixinError| warn_once(error, secret);
+    let memcached_trouble = Cell::new(None);
+    let warn = |error: &WeixinError| {
+        if !WARNED_THIS_REQUEST.replace(true) {
+            memcached_trouble.set(Some(error.clone().redact(secret.expose()).message));
+        }
+    };
     let quota_warning = Cell::new(None);
-    let quota_warn = |message: &str| quota_warning.set(Some(message.to_string()));
+    let quota_warn = |message: &str| quota_warning.set(Some(weixin_core::secret::redact(message, secret.expose())));
     let outcome = job(&warn, &quota_warn);
-    if let Some(message) = quota_warning.take() {
-        warning(&weixin_core::secret::redact(&message, secret.expose()));
+    for message in [memcached_trouble.take(), quota_warning.take()].into_iter().flatten() {
+        warning(&message);
     }
     outcome
 }
 
+/// Reports trouble that the caller carries on from (it still returns a
+/// token, or `false` as `curl_exec()` did) as an E_WARNING of the running
+/// method, once its work is done. A user error handler that turns it into
+/// an exception (as frameworks' handlers do) does not turn the caller's
+/// result into one: that exception is dropped and the warning goes straight
+/// to PHP's error log, as PHP logs a warning.
 pub(crate) fn warning(message: &str) {
+    let thrown_before = zend_ffi::exception_pending();
     ext_php_rs::error::php_error(&ErrorType::Warning, message);
+    if !thrown_before && zend_ffi::exception_pending() {
+        zend_ffi::clear_exception();
+        zend_ffi::log_warning(message);
+    }
 }

@@ -216,8 +216,9 @@ extern "C" fn refresh_access_token(ex: &mut ExecuteData, retval: &mut Zval) {
 
 /// `protected function http_request($url, $data = null)`: GET when `$data` is
 /// empty, else POST (a string as the body, an array as multipart/form-data
-/// with `CURLFile` uploads). Returns the body, or `false` with an E_WARNING
-/// on a transport failure, like `curl_exec()`.
+/// with `CURLFile` uploads). Returns the body, or `false` on a transport
+/// failure, like `curl_exec()`, with the reason as a warning (in PHP's
+/// error log where a user error handler would take it: it throws nothing).
 extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
     guarded(|| {
         let mut url_arg = Arg::new("url", DataType::Mixed);
@@ -283,6 +284,10 @@ fn with_token_replaced(
             return Ok(reply);
         }
     };
+    // Never send a request a second time while an exception is on its way.
+    if zend_ffi::exception_pending() {
+        return Ok(reply);
+    }
     let Some(again) = wechat::with_access_token(url, &token) else { return Ok(reply) };
     props::write_string(this, Prop::AccessToken, &token);
     stats::TOKEN_RETRIES.fetch_add(1, Ordering::Relaxed);

@@ -24,6 +24,22 @@ extern "C" {
     fn weixin_shim_swap_autoload(hook: Option<Autoload>) -> Option<Autoload>;
     fn weixin_shim_allow_dynamic_properties(class: *mut zend_class_entry);
     fn weixin_shim_exception_pending() -> bool;
+    fn weixin_shim_clear_exception();
+    fn weixin_shim_log_warning(message: *const c_char);
+}
+
+/// Drops the exception being thrown on this PHP thread.
+pub fn clear_exception() {
+    // SAFETY: on a PHP thread, inside a call of the running function.
+    unsafe { weixin_shim_clear_exception() }
+}
+
+/// `message` in PHP's error log as an E_WARNING of the running function,
+/// without any error handler; nothing when `log_errors` is off.
+pub fn log_warning(message: &str) {
+    let Ok(message) = std::ffi::CString::new(message.replace('\0', "")) else { return };
+    // SAFETY: on a PHP thread, inside a call of the running function.
+    unsafe { weixin_shim_log_warning(message.as_ptr()) }
 }
 
 /// Whether an exception is being thrown on this PHP thread.

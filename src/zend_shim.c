@@ -10,6 +10,7 @@
 #include "php.h"
 #include "zend_attributes.h"
 #include "zend_constants.h"
+#include "zend_exceptions.h"
 #include "zend_execute.h"
 #include "zend_ini.h"
 
@@ -85,4 +86,34 @@ void weixin_shim_allow_dynamic_properties(zend_class_entry *ce)
 bool weixin_shim_exception_pending(void)
 {
 	return EG(exception) != NULL;
+}
+
+/* Drops the exception being thrown on this thread. */
+void weixin_shim_clear_exception(void)
+{
+	zend_clear_exception();
+}
+
+/* `message` in PHP's error log (when log_errors is on) as PHP logs an
+ * E_WARNING of the running function, without calling any error handler. */
+void weixin_shim_log_warning(const char *message)
+{
+	const char *space = "";
+	const char *class_name;
+	const char *function;
+	char *line;
+
+	if (!PG(log_errors)) {
+		return;
+	}
+	class_name = get_active_class_name(&space);
+	function = get_active_function_name();
+	spprintf(&line, 0, "PHP Warning:  %s%s%s(): %s in %s on line %" PRIu32, class_name, space,
+		function ? function : "", message, zend_get_executed_filename(), zend_get_executed_lineno());
+#ifdef HAVE_SYSLOG_H
+	php_log_err_with_severity(line, LOG_WARNING);
+#else
+	php_log_err_with_severity(line, 4);
+#endif
+	efree(line);
 }
