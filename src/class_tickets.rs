@@ -12,6 +12,7 @@ use ext_php_rs::zend::ExecuteData;
 use crate::credentials::credentials;
 use crate::exception::guarded;
 use crate::request::with_warnings;
+use crate::zend_ffi::{self, Parameters};
 use crate::{exception, ini};
 use weixin_core::error::WeixinError;
 use weixin_core::secret::Secret;
@@ -34,6 +35,9 @@ pub extern "C" fn get_jsapi_ticket(ex: &mut ExecuteData, retval: &mut Zval) {
 /// or `wx_card`)
 pub extern "C" fn get_ticket(ex: &mut ExecuteData, retval: &mut Zval) {
     guarded(|| {
+        if !zend_ffi::parse_parameters(ex, Parameters::GetTicket) {
+            return;
+        }
         let mut type_arg = Arg::new("type", DataType::String);
         let (parser, this) = ex.parser_object();
         if parser.not_required().arg(&mut type_arg).parse().is_err() {
@@ -61,6 +65,7 @@ fn answer_ticket(this: &ZendObject, kind: Result<TicketKind, WeixinError>, retva
 /// takes, signed for the page at `$url`. The ticket is not in it.
 pub extern "C" fn jssdk_config(ex: &mut ExecuteData, retval: &mut Zval) {
     guarded(|| {
+        let Some(debug) = zend_ffi::parse_jssdk_config(ex) else { return };
         let mut url_arg = Arg::new("url", DataType::String);
         let mut apis_arg = Arg::new("jsApiList", DataType::Array);
         let mut debug_arg = Arg::new("debug", DataType::Bool);
@@ -73,7 +78,6 @@ pub extern "C" fn jssdk_config(ex: &mut ExecuteData, retval: &mut Zval) {
         }
         let Some(this) = this else { return };
         let url = url_arg.val::<String>().unwrap_or_default();
-        let debug = debug_arg.val::<bool>().unwrap_or(false);
         let list = |arg: &mut Arg| {
             arg.zval().map_or_else(
                 || {

@@ -132,6 +132,9 @@ fn plain_property(name: &str) -> ClassProperty {
 /// `public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null, mixed ...$ignored)`
 extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
     guarded(|| {
+        if !zend_ffi::parse_parameters(ex, zend_ffi::Parameters::Constructor) {
+            return;
+        }
         let [appid_arg, secret_arg] = leading_arguments(ex);
         let Some(this) = ex.get_self() else { return };
         let Ok(appid_given) = optional_string(appid_arg, 1, "appid") else {

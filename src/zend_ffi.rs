@@ -6,7 +6,7 @@
 use std::os::raw::c_char;
 
 use ext_php_rs::ffi::{zend_class_entry, zend_function, zend_string, zval, HashTable};
-use ext_php_rs::zend::ClassEntry;
+use ext_php_rs::zend::{ClassEntry, ExecuteData};
 
 extern "C" {
     fn weixin_shim_ini_string(
@@ -25,6 +25,9 @@ extern "C" {
     fn weixin_shim_allow_dynamic_properties(class: *mut zend_class_entry);
     fn weixin_shim_exception_pending() -> bool;
     fn weixin_shim_clear_exception();
+    fn weixin_shim_parse_constructor(execute_data: *mut ExecuteData) -> bool;
+    fn weixin_shim_parse_get_ticket(execute_data: *mut ExecuteData) -> bool;
+    fn weixin_shim_parse_jssdk_config(execute_data: *mut ExecuteData, debug: *mut bool) -> bool;
     fn weixin_shim_log_warning(message: *const c_char);
 }
 
@@ -129,4 +132,34 @@ pub unsafe fn add_parameter_attribute(function: *mut zend_function, offset: u32,
 pub fn type_mask() -> u32 {
     // SAFETY: returns a constant.
     unsafe { weixin_shim_type_mask() }
+}
+
+/// The declared parameters of a method, parsed as PHP parses an internal
+/// function's (`zend_parse_parameters`): a `TypeError` under
+/// `strict_types`, weak mode's coercions made in the call frame, which the
+/// method then reads. `false` when it threw.
+pub enum Parameters {
+    /// `__construct(?string $appid = null, ?string $appsecret = null, mixed ...$ignored)`
+    Constructor,
+    /// `get_ticket(string $type = 'jsapi')`
+    GetTicket,
+}
+
+pub fn parse_parameters(ex: &mut ExecuteData, which: Parameters) -> bool {
+    // SAFETY: the frame of the running call of that method.
+    unsafe {
+        match which {
+            Parameters::Constructor => weixin_shim_parse_constructor(ex),
+            Parameters::GetTicket => weixin_shim_parse_get_ticket(ex),
+        }
+    }
+}
+
+/// `jssdk_config(string $url, array $jsApiList = [], bool $debug = false,
+/// array $openTagList = [])` parsed so; `Some($debug)` (coerced), or `None`
+/// when it threw.
+pub fn parse_jssdk_config(ex: &mut ExecuteData) -> Option<bool> {
+    let mut debug = false;
+    // SAFETY: the frame of the running call of jssdk_config().
+    unsafe { weixin_shim_parse_jssdk_config(ex, &raw mut debug) }.then_some(debug)
 }

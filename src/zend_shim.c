@@ -117,3 +117,58 @@ void weixin_shim_log_warning(const char *message)
 #endif
 	efree(line);
 }
+
+/* The declared parameters of class_weixin's methods, parsed as PHP parses
+ * an internal function's: a TypeError under strict_types, weak mode's
+ * coercions (made in the call frame, as PHP makes them), the deprecation
+ * of null for a non-nullable parameter. False when it threw. The method
+ * then reads its arguments, now of their declared types, from the frame. */
+
+/* __construct(?string $appid = null, ?string $appsecret = null, mixed ...$ignored) */
+bool weixin_shim_parse_constructor(zend_execute_data *execute_data)
+{
+	zend_string *appid = NULL, *appsecret = NULL;
+	zval *ignored;
+	uint32_t ignored_count;
+
+	ZEND_PARSE_PARAMETERS_START(0, -1)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_STR_OR_NULL(appid)
+		Z_PARAM_STR_OR_NULL(appsecret)
+		Z_PARAM_VARIADIC('*', ignored, ignored_count)
+	ZEND_PARSE_PARAMETERS_END_EX(return false);
+	(void) appid; (void) appsecret; (void) ignored; (void) ignored_count;
+	return true;
+}
+
+/* get_ticket(string $type = 'jsapi') */
+bool weixin_shim_parse_get_ticket(zend_execute_data *execute_data)
+{
+	zend_string *type = NULL;
+
+	ZEND_PARSE_PARAMETERS_START(0, 1)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_STR(type)
+	ZEND_PARSE_PARAMETERS_END_EX(return false);
+	(void) type;
+	return true;
+}
+
+/* jssdk_config(string $url, array $jsApiList = [], bool $debug = false, array $openTagList = []);
+ * `*debug` gets $debug (a bool's coercion is not made in the frame). */
+bool weixin_shim_parse_jssdk_config(zend_execute_data *execute_data, bool *debug)
+{
+	zend_string *url;
+	zval *apis = NULL, *tags = NULL;
+
+	*debug = false;
+	ZEND_PARSE_PARAMETERS_START(1, 4)
+		Z_PARAM_STR(url)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_ARRAY(apis)
+		Z_PARAM_BOOL(*debug)
+		Z_PARAM_ARRAY(tags)
+	ZEND_PARSE_PARAMETERS_END_EX(return false);
+	(void) url; (void) apis; (void) tags;
+	return true;
+}
