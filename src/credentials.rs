@@ -85,43 +85,26 @@ fn missing(what: &str, property: &str, constant: &str) -> WeixinError {
     ))
 }
 
-/// A parameter declared `?string`: null, or a string (scalars converted as
-/// in weak mode), kept only if truthy. Anything else throws a TypeError and
-/// returns `Err`.
-pub(crate) fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Option<Credential>, ()> {
-    let Some(value) = value.map(Zval::dereference) else { return Ok(None) };
+/// Why a `?string` argument gave no credential.
+pub(crate) enum Unusable {
+    /// Neither a string nor null: PHP's parsing must say (a `TypeError`, or
+    /// weak mode's coercion in the call frame, after which it is read again).
+    NotParsed,
+    /// An exception was thrown.
+    Thrown,
+}
+
+/// A parameter declared `?string`, once PHP's parsing has left it a string
+/// or null: kept only if truthy.
+pub(crate) fn optional_string(value: Option<&Zval>, position: u32, name: &str) -> Result<Option<Credential>, Unusable> {
+    let Some(value) = value else { return Ok(None) };
     if value.is_null() {
         return Ok(None);
     }
-    if value.is_string() {
-        return utf8_credential(value, position, name);
+    if !value.is_string() {
+        return Err(Unusable::NotParsed);
     }
-    if value.is_long() || value.is_double() || value.is_bool() {
-        return Ok(Credential::from_php(value));
-    }
-    // A Stringable object, as PHP's own `?string` parameters take one. An
-    // exception its __toString() throws stays pending.
-    if let Some(object) = value.object().filter(|o| o.instance_of(ext_php_rs::zend::ce::stringable())) {
-        // No string back: __toString() threw (its exception is pending).
-        let text = object.try_call_method("__toString", vec![]).ok().filter(Zval::is_string).ok_or(())?;
-        return utf8_credential(&text, position, name);
-    }
-    let _ = ext_php_rs::exception::throw(
-        ext_php_rs::zend::ce::type_error(),
-        &format!(
-            "class_weixin::__construct(): Argument #{position} (${name}) must be of type ?string, {} given",
-            type_name(value)
-        ),
-    );
-    Err(())
-}
-
-fn type_name(value: &Zval) -> String {
-    match value.object() {
-        Some(object) => object.get_class_name().unwrap_or_else(|_| "object".into()),
-        None if value.is_array() => "array".into(),
-        None => "resource".into(),
-    }
+    utf8_credential(value, position, name).map_err(|()| Unusable::Thrown)
 }
 
 /// A string argument as a credential; one that is not UTF-8 (never an AppID

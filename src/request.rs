@@ -41,7 +41,10 @@ pub(crate) fn with_warnings<T>(
     let quota_warning = Cell::new(None);
     let quota_warn = |message: &str| quota_warning.set(Some(weixin_core::secret::redact(message, secret.expose())));
     let outcome = job(&warn, &quota_warn);
-    for message in [memcached_trouble.take(), quota_warning.take()].into_iter().flatten() {
+    if let Some(message) = memcached_trouble.take() {
+        warning(&message);
+    }
+    if let Some(message) = quota_warning.take() {
         warning(&message);
     }
     outcome

@@ -14,7 +14,7 @@ use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::ExecuteData;
 
-use crate::credentials::{credentials, optional_string, property, Credential};
+use crate::credentials::{credentials, optional_string, property, Credential, Unusable};
 use crate::exception::{self, guarded};
 use crate::php_body::request_body;
 use crate::props::{self, Prop};
@@ -132,17 +132,16 @@ fn plain_property(name: &str) -> ClassProperty {
 /// `public function __construct(?string $appid = null, #[\SensitiveParameter] ?string $appsecret = null, mixed ...$ignored)`
 extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
     guarded(|| {
-        if !zend_ffi::parse_parameters(ex, zend_ffi::Parameters::Constructor) {
-            return;
-        }
-        let [appid_arg, secret_arg] = leading_arguments(ex);
+        // Strings and nulls (the usual call) are read as they are; other
+        // values go through PHP's parsing first, then are read again.
+        let given = match given_credentials(ex) {
+            Err(Unusable::NotParsed) if zend_ffi::parse_parameters(ex, zend_ffi::Parameters::Constructor) => {
+                given_credentials(ex)
+            }
+            given => given,
+        };
+        let Ok((appid_given, secret_given)) = given else { return };
         let Some(this) = ex.get_self() else { return };
-        let Ok(appid_given) = optional_string(appid_arg, 1, "appid") else {
-            return;
-        };
-        let Ok(secret_given) = optional_string(secret_arg, 2, "appsecret") else {
-            return;
-        };
         // As in the legacy class: the arguments count only as a pair of
         // non-empty values.
         let given = appid_given.zip(secret_given);
@@ -150,6 +149,12 @@ extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
             exception::throw(&error);
         }
     });
+}
+
+/// `$appid` and `$appsecret` as given, if strings (or null).
+fn given_credentials(ex: &ExecuteData) -> Result<(Option<Credential>, Option<Credential>), Unusable> {
+    let [appid, secret] = leading_arguments(ex);
+    Ok((optional_string(appid, 1, "appid")?, optional_string(secret, 2, "appsecret")?))
 }
 
 /// The call's first `N` arguments, read in place (the constructor runs on
