@@ -3,7 +3,6 @@
 //! `CURLStringFile` values upload files).
 
 use ext_php_rs::types::{ZendObject, Zval};
-use ext_php_rs::zend::ClassEntry;
 
 use weixin_core::error::WeixinError;
 use weixin_core::http::{Body, FormField};
@@ -60,6 +59,9 @@ fn form_field(name: String, value: &Zval) -> Result<FormField, WeixinError> {
     }
 }
 
+/// Whether `object` is a `name` (a class of ext/curl). Looked up without
+/// autoloading: where ext/curl is absent, no script's autoloader is run in
+/// the middle of a request being built.
 fn is_class(object: &ZendObject, name: &str) -> bool {
-    ClassEntry::try_find(name).is_some_and(|class| object.instance_of(class))
+    crate::zend_ffi::find_class(name).is_some_and(|class| object.instance_of(class))
 }

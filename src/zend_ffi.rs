@@ -78,11 +78,13 @@ pub fn allow_dynamic_properties(class: &mut ClassEntry) {
 }
 
 /// A class registered by the engine or an extension loaded before this one,
-/// by name; usable in MINIT.
+/// by name, without autoloading; usable in MINIT, and in a request on its
+/// PHP thread (then a script's class of that name too, valid for the call).
 pub fn find_class(name: &str) -> Option<&'static ClassEntry> {
     let lowercase = name.to_ascii_lowercase();
-    // SAFETY: MINIT or later, on the main thread: the compiler's class table
-    // exists; class entries of the engine live as long as the process.
+    // SAFETY: MINIT, or a request on this thread: the compiler's class table
+    // (the thread's own under ZTS) exists; the engine's and extensions'
+    // class entries live as long as the process.
     unsafe { weixin_shim_find_class(lowercase.as_ptr().cast(), lowercase.len()).cast::<ClassEntry>().as_ref() }
 }
 
