@@ -21,16 +21,21 @@ pub(crate) enum Credential {
 
 impl Credential {
     /// A truthy scalar (as PHP's `if ($value)` on a string sees it); `None`
-    /// for anything else, and for arrays and objects.
-    fn from_php(value: &Zval) -> Option<Credential> {
+    /// for anything else, and for arrays and objects. A string that is not
+    /// UTF-8 (never an AppID or AppSecret) is an error naming `source`:
+    /// falling back to the next source would be another account.
+    fn from_php(value: &Zval, source: impl FnOnce() -> String) -> Result<Option<Credential>, WeixinError> {
         let value = value.dereference();
         if value.is_string() {
-            return value.str().filter(|s| php_truthy(s)).map(|_| Credential::Php(value.shallow_clone()));
+            return match value.str() {
+                Some(text) => Ok(php_truthy(text).then(|| Credential::Php(value.shallow_clone()))),
+                None => Err(not_utf8(&source())),
+            };
         }
         if value.is_null() || value.is_array() || value.is_object() {
-            return None;
+            return Ok(None);
         }
-        value.coerce_to_string().filter(|s| php_truthy(s)).map(Credential::Text)
+        Ok(value.coerce_to_string().filter(|s| php_truthy(s)).map(Credential::Text))
     }
 
     fn from_setting(value: &str) -> Option<Credential> {
@@ -58,24 +63,39 @@ impl Credential {
 }
 
 /// Each credential: the given pair, else the object's property (a subclass
-/// default), else the constant, else the INI setting.
+/// default), else the constant, else the INI setting (php.ini's AppSecret
+/// only where php.ini's settings send it).
 pub(crate) fn credentials(
     this: &ZendObject,
     settings: &Settings,
     given: Option<(Credential, Credential)>,
 ) -> Result<(Credential, Credential), WeixinError> {
-    let (appid_given, secret_given) = given.unzip();
-    let appid = appid_given
-        .or_else(|| property(this, Prop::AppId))
-        .or_else(|| constant("APPID"))
-        .or_else(|| Credential::from_setting(&settings.appid))
-        .ok_or_else(|| missing("AppID", "appid", "APPID"))?;
-    let secret = secret_given
-        .or_else(|| property(this, Prop::AppSecret))
-        .or_else(|| constant("APPSECRET"))
-        .or_else(|| Credential::from_setting(settings.appsecret.expose()))
-        .ok_or_else(|| missing("AppSecret", "appsecret", "APPSECRET"))?;
+    if let Some(given) = given {
+        return Ok(given);
+    }
+    let appid = match property(this, Prop::AppId)? {
+        Some(appid) => appid,
+        None => constant("APPID")?
+            .or_else(|| Credential::from_setting(&settings.appid))
+            .ok_or_else(|| missing("AppID", "appid", "APPID"))?,
+    };
+    let secret = match property(this, Prop::AppSecret)? {
+        Some(secret) => secret,
+        None => match constant("APPSECRET")? {
+            Some(secret) => secret,
+            None => {
+                let secret = Credential::from_setting(settings.appsecret.expose())
+                    .ok_or_else(|| missing("AppSecret", "appsecret", "APPSECRET"))?;
+                settings.check_ini_secret_destination()?;
+                secret
+            }
+        },
+    };
     Ok((appid, secret))
+}
+
+fn not_utf8(source: &str) -> WeixinError {
+    WeixinError::config(format!("{source} is not valid UTF-8 (an AppID and an AppSecret are letters and digits)"))
 }
 
 fn missing(what: &str, property: &str, constant: &str) -> WeixinError {
@@ -111,14 +131,11 @@ pub(crate) fn optional_string(value: Option<&Zval>, position: u32, name: &str) -
 /// or AppSecret) is an error naming the argument, not a silent fall-back to
 /// another account.
 fn utf8_credential(value: &Zval, position: u32, name: &str) -> Result<Option<Credential>, ()> {
-    if value.is_string() && value.str().is_none() {
-        exception::throw(&WeixinError::local(format!(
-            "class_weixin::__construct(): Argument #{position} (${name}) is not valid UTF-8 \
-             (an AppID and an AppSecret are letters and digits)"
-        )));
-        return Err(());
-    }
-    Ok(Credential::from_php(value))
+    Credential::from_php(value, || format!("class_weixin::__construct(): Argument #{position} (${name})")).map_err(
+        |error| {
+            exception::throw(&WeixinError::local(error.message));
+        },
+    )
 }
 
 /// PHP's truthiness of a string: everything but "" and "0".
@@ -127,13 +144,18 @@ fn php_truthy(value: &str) -> bool {
 }
 
 /// A property of the object, if it is set to a truthy scalar.
-pub(crate) fn property(object: &ZendObject, prop: Prop) -> Option<Credential> {
-    Credential::from_php(&props::read(object, prop)?)
+pub(crate) fn property(object: &ZendObject, prop: Prop) -> Result<Option<Credential>, WeixinError> {
+    match props::read(object, prop) {
+        Some(value) => Credential::from_php(&value, || format!("the property ${}", prop.name())),
+        None => Ok(None),
+    }
 }
 
 /// A global constant, if defined as a truthy scalar.
-fn constant(name: &str) -> Option<Credential> {
+fn constant(name: &str) -> Result<Option<Credential>, WeixinError> {
     // SAFETY: the engine returns NULL or a pointer into its constant table.
-    let value: &Zval = unsafe { zend_get_constant_str(name.as_ptr().cast(), name.len()).as_ref() }?;
-    Credential::from_php(value)
+    match unsafe { zend_get_constant_str(name.as_ptr().cast(), name.len()).as_ref() } {
+        Some(value) => Credential::from_php(value, || format!("the constant {name}")),
+        None => Ok(None),
+    }
 }

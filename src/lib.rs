@@ -14,6 +14,7 @@ mod engine;
 mod exception;
 mod info;
 mod ini;
+mod ini_secret;
 mod lazy_class;
 mod php_body;
 mod props;
@@ -38,19 +39,24 @@ extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
     }
 }
 
-/// MSHUTDOWN: the engine's autoloader as it was.
+/// MSHUTDOWN: the engine's autoloader as it was, the AppSecret back in
+/// its INI entry.
 extern "C" fn shutdown(_type: i32, _module_number: i32) -> i32 {
-    match catch_unwind(lazy_class::restore_autoloader) {
+    match catch_unwind(|| {
+        lazy_class::restore_autoloader();
+        ini_secret::unhide();
+    }) {
         Ok(()) => 0,
         Err(_) => -1,
     }
 }
 
-/// RINIT: each request may raise its own memcached warning, and starts with
-/// `class_weixin` undeclared.
+/// RINIT: each request may raise its own memcached warning, starts with
+/// `class_weixin` undeclared, and finds a php-fpm pool's AppSecret hidden.
 extern "C" fn request_startup(_type: i32, _module_number: i32) -> i32 {
     match catch_unwind(|| {
         request::new_request();
+        ini_secret::hide_at_request_start();
         lazy_class::put_back();
     }) {
         Ok(()) => 0,

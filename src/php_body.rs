@@ -4,6 +4,7 @@
 
 use ext_php_rs::types::{ZendObject, Zval};
 
+use crate::zend_ffi::{resolve_path, ResolvedPath};
 use weixin_core::error::WeixinError;
 use weixin_core::http::{Body, FormField};
 
@@ -31,7 +32,7 @@ fn form_field(name: String, value: &Zval) -> Result<FormField, WeixinError> {
     if let Some(object) = value.object() {
         let class = object.get_class_name().unwrap_or_default();
         if is_class(object, "CURLFile") {
-            let path = object.get_property::<String>("name").unwrap_or_default();
+            let path = upload_path(&name, object)?;
             let nonempty = |p: &str| object.get_property::<String>(p).ok().filter(|s| !s.is_empty());
             return Ok(FormField::File { name, path, filename: nonempty("postname"), mime: nonempty("mime") });
         }
@@ -56,6 +57,22 @@ fn form_field(name: String, value: &Zval) -> Result<FormField, WeixinError> {
     match value.coerce_to_string() {
         Some(s) if !value.is_array() => Ok(FormField::Text { name, value: s.into_bytes() }),
         _ => Err(WeixinError::local(format!("field '{name}': nested arrays cannot be sent as multipart/form-data"))),
+    }
+}
+
+/// A `CURLFile`'s file, as curl would open it: resolved against the
+/// request's working directory, and only within `open_basedir`.
+fn upload_path(field: &str, file: &ZendObject) -> Result<String, WeixinError> {
+    let path = file.get_property::<&Zval>("name").ok().and_then(|z| z.zend_str()).map_or(&[][..], |s| s.as_bytes());
+    let shown = String::from_utf8_lossy(path);
+    match resolve_path(path) {
+        ResolvedPath::Allowed(resolved) => Ok(resolved),
+        ResolvedPath::OutsideOpenBasedir(allowed) => Err(WeixinError::local(format!(
+            "field '{field}': the upload file '{shown}' is outside open_basedir ({allowed}); nothing was sent"
+        ))),
+        ResolvedPath::NotAPath => {
+            Err(WeixinError::local(format!("field '{field}': the CURLFile's name '{shown}' is not a file path")))
+        }
     }
 }
 

@@ -207,7 +207,7 @@ extern "C" fn refresh_access_token(ex: &mut ExecuteData, retval: &mut Zval) {
         let Some(this) = this else { return };
         let outcome = ini::current_settings().and_then(|settings| {
             let (appid, secret) = credentials(this, &settings, None)?;
-            let bad = property(this, Prop::AccessToken);
+            let bad = property(this, Prop::AccessToken)?;
             let bad = bad.as_ref().map_or("", Credential::as_str);
             let secret = Secret::borrowed(secret.as_str());
             with_token_service(&settings, appid.as_str(), &secret, |service| service.refresh(bad))
@@ -247,7 +247,7 @@ extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
         match outcome {
             Ok(reply) => retval.set_zend_string(ZendStr::new(&reply.body, false)),
             Err(error) => {
-                let secret = ini::value("weixin.appsecret", false).unwrap_or_default();
+                let secret = ini::current_settings().map(|s| s.appsecret.expose().to_string()).unwrap_or_default();
                 warning(&error.redact(&secret).message);
                 retval.set_bool(false);
             }

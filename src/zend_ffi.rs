@@ -9,12 +9,27 @@ use ext_php_rs::ffi::{zend_class_entry, zend_function, zend_string, zval, HashTa
 use ext_php_rs::zend::{ClassEntry, ExecuteData};
 
 extern "C" {
-    fn weixin_shim_ini_string(
+    fn weixin_shim_ini_entry(name: *const c_char, name_length: usize, original: bool) -> *mut zend_string;
+    fn weixin_shim_ini_hide(
         name: *const c_char,
         name_length: usize,
-        original: i32,
-        exists: *mut bool,
-    ) -> *const c_char;
+        mask: *mut zend_string,
+        config: bool,
+    ) -> *mut zend_string;
+    fn weixin_shim_ini_unhide(
+        name: *const c_char,
+        name_length: usize,
+        mask: *mut zend_string,
+        hidden: *mut zend_string,
+    );
+    fn weixin_shim_resolve_path(
+        path: *const c_char,
+        path_length: usize,
+        resolved: *mut c_char,
+        resolved_size: usize,
+    ) -> i32;
+    fn weixin_shim_open_basedir() -> *const c_char;
+    fn weixin_shim_max_path() -> usize;
     fn weixin_shim_get_constant(name: *const c_char, name_length: usize) -> *mut zval;
     fn weixin_shim_proptable_to_symtable(properties: *mut HashTable, always_duplicate: bool) -> *mut HashTable;
     fn weixin_shim_add_parameter_attribute(function: *mut zend_function, offset: u32, name: *mut zend_string);
@@ -88,18 +103,67 @@ pub fn find_class(name: &str) -> Option<&'static ClassEntry> {
     unsafe { weixin_shim_find_class(lowercase.as_ptr().cast(), lowercase.len()).cast::<ClassEntry>().as_ref() }
 }
 
-/// `INI_STR()`: the current value of an INI entry (with `original`, the one
-/// before any `ini_set()`), or NULL.
+/// The string an INI entry holds now (with `original`, the one it held
+/// before this request changed it: `ini_set()`, `.user.ini`), or NULL.
 ///
 /// # Safety
-/// `name` points to `name_length` readable bytes; `exists` is writable.
-pub unsafe fn zend_ini_string_ex(
-    name: *const c_char,
-    name_length: usize,
-    original: i32,
-    exists: *mut bool,
-) -> *const c_char {
-    weixin_shim_ini_string(name, name_length, original, exists)
+/// On a PHP thread; the string lives while the entry keeps it.
+pub unsafe fn ini_entry(name: &str, original: bool) -> *mut zend_string {
+    weixin_shim_ini_entry(name.as_ptr().cast(), name.len(), original)
+}
+
+/// Puts the interned `mask` in the place of an INI entry's master value
+/// (with `config`, in `get_cfg_var()`'s table too); returns the string it
+/// replaced, or NULL when there was nothing to hide.
+///
+/// # Safety
+/// On a PHP thread, in MINIT (`config` only there) or RINIT; `mask` interned.
+pub unsafe fn ini_hide(name: &str, mask: *mut zend_string, config: bool) -> *mut zend_string {
+    weixin_shim_ini_hide(name.as_ptr().cast(), name.len(), mask, config)
+}
+
+/// MSHUTDOWN: what [`ini_hide`] replaced, back in place of `mask`.
+///
+/// # Safety
+/// MSHUTDOWN; `hidden` a string [`ini_hide`] returned for this entry.
+pub unsafe fn ini_unhide(name: &str, mask: *mut zend_string, hidden: *mut zend_string) {
+    weixin_shim_ini_unhide(name.as_ptr().cast(), name.len(), mask, hidden);
+}
+
+/// Where a path a script names leads, resolved as PHP's file functions
+/// resolve it (the request's working directory, virtual under ZTS).
+pub enum ResolvedPath {
+    Allowed(String),
+    /// Outside `open_basedir` (which is given).
+    OutsideOpenBasedir(String),
+    /// Empty, with a NUL byte, too long, or not UTF-8 once resolved.
+    NotAPath,
+}
+
+/// `path` resolved and checked against `open_basedir`, raising nothing.
+pub fn resolve_path(path: &[u8]) -> ResolvedPath {
+    // SAFETY: returns a constant.
+    let size = unsafe { weixin_shim_max_path() };
+    if path.contains(&0) {
+        return ResolvedPath::NotAPath;
+    }
+    let terminated = [path, b"\0"].concat();
+    let mut resolved = vec![0u8; size];
+    // SAFETY: `terminated` is NUL-terminated with no NUL before; `resolved`
+    // is `size` writable bytes, MAXPATHLEN.
+    let verdict =
+        unsafe { weixin_shim_resolve_path(terminated.as_ptr().cast(), path.len(), resolved.as_mut_ptr().cast(), size) };
+    let end = resolved.iter().position(|&b| b == 0).unwrap_or(0);
+    resolved.truncate(end);
+    match (verdict, String::from_utf8(resolved)) {
+        (0, Ok(resolved)) => ResolvedPath::Allowed(resolved),
+        (1, _) => {
+            // SAFETY: PG(open_basedir), a NUL-terminated string (or "").
+            let allowed = unsafe { std::ffi::CStr::from_ptr(weixin_shim_open_basedir()) };
+            ResolvedPath::OutsideOpenBasedir(allowed.to_string_lossy().into_owned())
+        }
+        _ => ResolvedPath::NotAPath,
+    }
 }
 
 /// The value of a global constant, or NULL when it is not defined.

@@ -13,10 +13,89 @@
 #include "zend_exceptions.h"
 #include "zend_execute.h"
 #include "zend_ini.h"
+#include "php_ini.h"
 
-const char *weixin_shim_ini_string(const char *name, size_t name_length, int original, bool *exists)
+/* The string an INI entry holds now, or with `original` the one it held
+ * before the running request changed it (ini_set(), .user.ini); NULL when
+ * there is no such entry. */
+zend_string *weixin_shim_ini_entry(const char *name, size_t name_length, bool original)
 {
-	return zend_ini_string_ex(name, name_length, original, exists);
+	zend_ini_entry *entry = zend_hash_str_find_ptr(EG(ini_directives), name, name_length);
+
+	if (!entry) {
+		return NULL;
+	}
+	return (original && entry->modified) ? entry->orig_value : entry->value;
+}
+
+/* Puts the interned `mask` in the place of an INI entry's master value
+ * (php.ini, -d, a php-fpm pool's php_value/php_admin_value), the one the
+ * request restores at its end, so that ini_get() and ini_get_all() show the
+ * mask; with `config`, get_cfg_var() too (MINIT only: that table is the
+ * process's). Returns the value it replaced, now the caller's to keep, or
+ * NULL when there was nothing to hide: empty, or hidden already. */
+zend_string *weixin_shim_ini_hide(const char *name, size_t name_length, zend_string *mask, bool config)
+{
+	zend_ini_entry *entry = zend_hash_str_find_ptr(EG(ini_directives), name, name_length);
+	zend_string **master;
+	zend_string *hidden;
+	zval *cfg;
+
+	if (!entry) {
+		return NULL;
+	}
+	master = entry->modified ? &entry->orig_value : &entry->value;
+	if (!*master || *master == mask || ZSTR_LEN(*master) == 0) {
+		return NULL;
+	}
+	hidden = *master;
+	*master = mask;
+	cfg = config ? cfg_get_entry(name, name_length) : NULL;
+	if (cfg && Z_TYPE_P(cfg) == IS_STRING && Z_STR_P(cfg) != mask) {
+		zend_string *shown = Z_STR_P(cfg);
+		ZVAL_INTERNED_STR(cfg, mask);
+		zend_string_release_ex(shown, 1);
+	}
+	return hidden;
+}
+
+/* MSHUTDOWN: the master value hidden by weixin_shim_ini_hide() back in
+ * place, for the engine to free as it frees its own. */
+void weixin_shim_ini_unhide(const char *name, size_t name_length, zend_string *mask, zend_string *hidden)
+{
+	zend_ini_entry *entry = zend_hash_str_find_ptr(EG(ini_directives), name, name_length);
+
+	if (entry && entry->value == mask) {
+		entry->value = hidden;
+	}
+}
+
+/* A file path as PHP's own file functions resolve it (the request's
+ * working directory, virtual under ZTS), into `resolved` (MAXPATHLEN
+ * bytes); `path` is NUL-terminated, with no NUL before. 0: resolved and
+ * allowed; 1: outside open_basedir; 2: not a path (empty, too long). No
+ * warning is raised. */
+int weixin_shim_resolve_path(const char *path, size_t path_length, char *resolved, size_t resolved_size)
+{
+	if (path_length == 0 || path_length >= MAXPATHLEN || resolved_size < MAXPATHLEN) {
+		return 2;
+	}
+	if (!expand_filepath(path, resolved)) {
+		return 2;
+	}
+	return php_check_open_basedir_ex(resolved, 0) == 0 ? 0 : 1;
+}
+
+/* open_basedir as it is now ("" when unset). */
+const char *weixin_shim_open_basedir(void)
+{
+	return PG(open_basedir) ? PG(open_basedir) : "";
+}
+
+/* MAXPATHLEN of this PHP. */
+size_t weixin_shim_max_path(void)
+{
+	return MAXPATHLEN;
 }
 
 zval *weixin_shim_get_constant(const char *name, size_t name_length)

@@ -11,10 +11,12 @@ use crate::error::WeixinError;
 use crate::secret::Secret;
 
 mod memcached;
+mod scope;
 
 pub use memcached::{
     parse_distribution, parse_protocol, parse_servers, MemcacheDistribution, MemcacheProtocol, ServerAddr,
 };
+pub use scope::{SetByScript, DESTINATIONS};
 
 /// Every INI entry the extension registers: name, default, meaning.
 /// The single source for registration, `php --ri weixin` and the docs.
@@ -83,6 +85,9 @@ pub struct Settings {
     /// otherwise): what is derived from the settings is reused while it
     /// stays the same.
     pub generation: u64,
+    /// Which settings the running script set itself (set by the PHP glue;
+    /// none otherwise).
+    pub set_by_script: SetByScript,
     pub appid: String,
     pub appsecret: Secret<'static>,
     pub memcache_servers: Vec<ServerAddr>,
@@ -119,6 +124,7 @@ impl Settings {
         check_plain_http_stays_local(&base, proxy.as_ref())?;
         Ok(Settings {
             generation: 0,
+            set_by_script: SetByScript::default(),
             appid: get("weixin.appid").trim().to_string(),
             appsecret: Secret::new(get("weixin.appsecret").trim()),
             memcache_servers: parse_servers(&get("weixin.memcache_servers"))?,
