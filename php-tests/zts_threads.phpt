@@ -85,6 +85,11 @@ foreach ($run['threads'] as $thread => $requests) {
         fn ($r) => array_intersect_key($r['ini'] ?? [], $expected) == $expected)) === REQUESTS ? 1 : 0;
 }
 echo "threads that saw their own values in each request: $ownSettings\n";
+// Each request's own values are read once, in that request: one thread's
+// changes are nothing to the others' settings.
+$reads = max(array_map(fn ($requests) => max(array_map(fn ($r) => (int) ($r['ini']['settings_read'] ?? 0), $requests)),
+    $run['threads']));
+echo "settings read: ", $reads === THREADS * REQUESTS ? 'once per request' : "$reads times in " . THREADS * REQUESTS . " requests", "\n";
 
 // 3. An account per thread, each under a key of its own (weixin.cache_key
 // per thread): each gets its own token, stored under its own key.
@@ -184,6 +189,7 @@ concurrent upstream requests at most: 1
 the token is current: yes
 memcached holds it: yes
 threads that saw their own values in each request: 8
+settings read: once per request
 -- an account and a key per thread
 exit status: 0
 harness: 8 threads x 25 requests: 200 ran, 0 failed

@@ -46,6 +46,7 @@ pub extern "C" fn module_info(_module: *mut ModuleEntry) {
             ("upstream errors", &stats::UPSTREAM_ERRORS),
             ("lock waits", &stats::LOCK_WAITS),
             ("http_request() retries after a refused token", &stats::TOKEN_RETRIES),
+            ("settings read", &stats::SETTINGS_READS),
         ] {
             info_table_row!(name, counter.load(Ordering::Relaxed).to_string());
         }

@@ -130,6 +130,7 @@ pub fn current_settings() -> Result<Rc<Settings>, WeixinError> {
         script_ca_file(&settings)?;
         return Ok(settings);
     }
+    weixin_core::stats::SETTINGS_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut values = Vec::with_capacity(INI_ENTRIES.len());
     let mut set_by_script = Vec::new();
     for (name, _, _) in INI_ENTRIES {

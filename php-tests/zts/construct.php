@@ -28,4 +28,8 @@ $ini = [];
 foreach (['local_cache_ttl', 'timeout', 'refresh_margin', 'cache_key'] as $name) {
     $ini[] = "$name=" . ini_get("weixin.$name");
 }
+// The process's count of settings readings, so far.
+ob_start();
+phpinfo(INFO_MODULES);
+$ini[] = preg_match('/^settings read => (\d+)$/m', ob_get_clean(), $m) ? "settings_read=$m[1]" : 'settings_read=?';
 echo 'ini ', implode(' ', $ini), "\n";

@@ -14,3 +14,6 @@ pub static UPSTREAM_ERRORS: AtomicU64 = AtomicU64::new(0);
 pub static LOCK_WAITS: AtomicU64 = AtomicU64::new(0);
 /// `http_request()` calls sent again after WeChat refused their token.
 pub static TOKEN_RETRIES: AtomicU64 = AtomicU64::new(0);
+/// Readings of the `weixin.*` settings (once per change of them, on the
+/// thread that changed them).
+pub static SETTINGS_READS: AtomicU64 = AtomicU64::new(0);
