@@ -6,8 +6,17 @@
 #   bench/run.sh                 # prints a markdown table of the figures
 #   bench/run.sh --against REV   # and the same figures for git revision REV,
 #                                # measured in the same run (no regression?)
+#   bench/run.sh --zts [--against REV]
+#                                # the ZTS figure instead (bench/zts.php): needs a
+#                                # thread-safe PHP with the embed SAPI, e.g.
+#                                # scripts/matrix.sh exec zts bench/run.sh --zts
 source "$(dirname "$0")/../scripts/lib.sh"
 
+figures=run.php
+if [ "${1:-}" = "--zts" ]; then
+    figures=zts.php
+    shift
+fi
 ensure_deps
 build_ext
 if [ "${1:-}" = "--against" ]; then
@@ -29,4 +38,4 @@ else
 fi
 export WEIXIN_TEST_EXT="$EXT" WEIXIN_TEST_MEMCACHED="$BENCH_MEMCACHED" WEIXIN_TEST_API="$BENCH_API"
 say "benchmarking (memcached $BENCH_MEMCACHED, stand-in $BENCH_API); this takes a few minutes"
-php "$ROOT/bench/run.php"
+PHP_CONFIG="$PHP_CONFIG" "$PHP" "$ROOT/bench/$figures"

@@ -5,12 +5,17 @@
 //   ZTS_APPIDS  comma-separated AppIDs; ZTS_SPREAD=own: thread i uses the
 //               i-th (cycled), ZTS_SPREAD=all: every thread uses all in turn
 //   ZTS_SECRET  the AppSecret
+//   ZTS_INI_SET_THREAD  (optional) the one thread whose requests also
+//               ini_set() a weixin.* value, as a script of one host may
 $thread = (int) $_SERVER['ZTS_THREAD'];
 $appids = explode(',', (string) getenv('ZTS_APPIDS'));
 $mine = getenv('ZTS_SPREAD') === 'all' ? $appids : [$appids[$thread % count($appids)]];
 $secret = (string) getenv('ZTS_SECRET');
 $count = (int) getenv('ZTS_CONSTRUCTIONS');
 
+if (getenv('ZTS_INI_SET_THREAD') === (string) $thread) {
+    ini_set('weixin.timeout', (string) (10 + $thread));
+}
 $seen = [];
 for ($i = 0; $i < $count; $i++) {
     $appid = $mine[$i % count($mine)];
