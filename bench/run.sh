@@ -4,8 +4,10 @@
 # against one memcached (and twemproxy in front of it, for the classic text
 # protocol through a proxy) and the local WeChat stand-in, in one run.
 #   bench/run.sh                 # prints a markdown table of the figures
-#   bench/run.sh --against REV   # and the same figures for git revision REV,
-#                                # measured in the same run (no regression?)
+#   bench/run.sh --against REV   # and the same figures for git revision REV
+#                                # (or a source tree, where there is no git, as
+#                                # in a matrix chroot), measured in the same run
+#                                # (no regression?)
 #   bench/run.sh --zts [--against REV]
 #                                # the ZTS figure instead (bench/zts.php): needs a
 #                                # thread-safe PHP with the embed SAPI, e.g.
@@ -22,9 +24,15 @@ build_ext
 if [ "${1:-}" = "--against" ]; then
     rev=${2:?bench/run.sh --against needs a git revision}
     say "building $rev for comparison"
-    git -C "$ROOT" worktree add -q --detach "$RUN_DIR/against" "$rev"
-    trap 'git -C "$ROOT" worktree remove --force "$RUN_DIR/against"; cleanup' EXIT
-    (cd "$RUN_DIR/against" && CARGO_TARGET_DIR="$ROOT/target/against" cargo build --release --quiet)
+    if [ -d "$rev" ]; then
+        source_tree=$rev
+    else
+        source_tree="$RUN_DIR/against"
+        git -C "$ROOT" worktree add -q --detach "$source_tree" "$rev"
+        trap 'git -C "$ROOT" worktree remove --force "$RUN_DIR/against"; cleanup' EXIT
+    fi
+    (cd "$source_tree" && PHP="$PHP" PHP_CONFIG="$PHP_CONFIG" CARGO_TARGET_DIR="$ROOT/target/against" \
+        cargo build --release --quiet)
     export BENCH_AGAINST_EXT="$ROOT/target/against/release/libweixin.so" BENCH_AGAINST_REV="$rev"
 fi
 start_memcached MC_PORT
