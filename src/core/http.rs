@@ -98,17 +98,38 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
 
 /// The client of this process for these options, built on first use.
 fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
-    let mut clients = CLIENTS.lock();
-    let kept = clients.iter().find(|(key, _)| key.ca_file == options.ca_file && key.proxy == options.proxy);
-    if let Some((_, client)) = kept {
-        return Ok(client.clone());
+    if let Some(client) = kept(&CLIENTS.lock(), options) {
+        return Ok(client);
     }
-    let client = build_client(options)?;
+    // Built with no lock held: it reads the system's roots and the CA file
+    // and starts reqwest's runtime thread, and under ZTS every other
+    // thread's request would wait for that.
+    let built = build_client(options)?;
+    let mut clients = CLIENTS.lock();
+    let (client, spare) = keep(&mut clients, options, built);
+    drop(clients);
+    // Dropping a client waits for its runtime thread to end: not under the lock.
+    drop(spare);
+    Ok(client)
+}
+
+/// The client kept for these options, if any.
+fn kept(clients: &[(ClientKey, Client)], options: &HttpOptions) -> Option<Client> {
+    clients.iter().find(|(key, _)| key.ca_file == options.ca_file && key.proxy == options.proxy).map(|(_, c)| c.clone())
+}
+
+/// The client to use, given one just `built`: the one another thread kept
+/// for these options meanwhile (then `built` is spare, to be dropped), else
+/// `built`, kept too while fewer than `MAX_CLIENTS` are.
+fn keep(clients: &mut Vec<(ClientKey, Client)>, options: &HttpOptions, built: Client) -> (Client, Option<Client>) {
+    if let Some(theirs) = kept(clients, options) {
+        return (theirs, Some(built));
+    }
     if clients.len() < MAX_CLIENTS {
         let key = ClientKey { ca_file: options.ca_file.clone(), proxy: options.proxy.clone() };
-        clients.push((key, client.clone()));
+        clients.push((key, built.clone()));
     }
-    Ok(client)
+    (built, None)
 }
 
 fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
@@ -139,6 +160,8 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
             builder = builder.add_root_certificate(cert);
         }
     }
+    #[cfg(test)]
+    tests::WHILE_BUILDING.with(|hook| hook.get().map(|hook| hook()));
     // reqwest starts its runtime thread here.
     crate::signals::starting_threads(|| builder.build())
         .map_err(|e| WeixinError::local(format!("cannot create the HTTP client: {}", describe(e, options))))
@@ -351,6 +374,48 @@ mod tests {
             client_for(&options).unwrap();
         }
         assert!(CLIENTS.lock().len() <= MAX_CLIENTS);
+    }
+
+    thread_local! {
+        /// Run while a client is built (on the building thread).
+        pub(super) static WHILE_BUILDING: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+        static CLIENTS_FREE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+
+    #[test]
+    fn no_lock_is_held_while_a_client_is_built() {
+        fn probe() {
+            // Other tests take the lock for a moment now and then: once free is enough.
+            let free = (0..1000).any(|_| {
+                let free = CLIENTS.try_lock().is_some();
+                std::thread::yield_now();
+                free
+            });
+            CLIENTS_FREE.set(Some(free));
+        }
+        WHILE_BUILDING.set(Some(probe));
+        // A proxy no other test uses: a client is built.
+        let built = client_for(&through("http://127.0.0.1:54321"));
+        WHILE_BUILDING.set(None);
+        built.unwrap();
+        assert_eq!(CLIENTS_FREE.get(), Some(true), "the clients' lock was free while one was built");
+    }
+
+    #[test]
+    fn a_client_built_meanwhile_by_another_thread_is_used_and_the_cap_kept() {
+        let build = |port: u16| (through(&format!("http://127.0.0.1:{port}")), Client::new());
+        let mut clients = Vec::new();
+        let (options, built) = build(1);
+        let (_, spare) = keep(&mut clients, &options, built);
+        assert!(spare.is_none() && clients.len() == 1, "the first one built is kept");
+        let (_, again) = build(1);
+        let (_, spare) = keep(&mut clients, &options, again);
+        assert!(spare.is_some() && clients.len() == 1, "one built meanwhile for the same settings is spare");
+        for port in 2..=MAX_CLIENTS as u16 + 2 {
+            let (options, built) = build(port);
+            assert!(keep(&mut clients, &options, built).1.is_none());
+        }
+        assert_eq!(clients.len(), MAX_CLIENTS, "settings past the cap get a client of their own, not kept");
     }
 
     #[test]
