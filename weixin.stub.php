@@ -15,6 +15,7 @@
  * @ini weixin.cache_key "access_token"                 memcached key; {appid} is replaced by the AppID
  * @ini weixin.api_base_url "https://api.weixin.qq.com" WeChat API base URL
  * @ini weixin.timeout "5"                              timeout in seconds of http_request() calls
+ * @ini weixin.max_reply_size "32M"                    largest reply body http_request() reads (bytes, or with K, M or G), in [1K, 1G]; PHP's memory_limit applies too
  * @ini weixin.token_timeout "5"                        timeout in seconds of a token request (at most 30)
  * @ini weixin.ca_file ""                               extra trusted CA bundle (PEM) on top of the system store
  * @ini weixin.proxy ""                                 HTTP(S) proxy URL for every request (empty: none; environment proxies ignored)

@@ -46,6 +46,7 @@ weixin.memcache_distribution => memcache => memcache
 weixin.cache_key => access_token => access_token
 weixin.api_base_url => http://HOST:PORT => http://HOST:PORT
 weixin.timeout => 5 => 5
+weixin.max_reply_size => 32M => 32M
 weixin.token_timeout => 5 => 5
 weixin.ca_file => no value => no value
 weixin.proxy => no value => no value

@@ -48,7 +48,7 @@ echo substr(describe_class('class_weixin'), strlen('#[AllowDynamicProperties] cl
 --EXPECT--
 classes match
 INI entries match
-17 INI entries
+18 INI entries
 weixin.ini matches
 #[AllowDynamicProperties] class class_weixin extends -
   property public $appid = NULL

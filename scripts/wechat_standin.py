@@ -24,6 +24,9 @@ Endpoints (JSON replies, HTTP 200 unless stated):
   ANY  /__echo...[?delay_ms=N][&status=N]                 (echoes the request)
        [&reply=JSON]                                      (answers JSON instead, as
                                                           an API would: e.g. an errcode)
+  GET  /__bytes?size=N[&chunked=1]                         (N bytes: byte i is i % 251,
+                                                          with Content-Length, or chunked
+                                                          without one; a media download)
   /__admin/health | reset[?appid=] | configure?appid=..&.. | stats?appid= |
   expire?appid=   (configure: delay_ms, expires_in, secret, errcode, errmsg,
   http_status, body, content_type, times for token requests; ticket_errcode
@@ -56,6 +59,7 @@ JSON_CTYPE = "application/json; encoding=utf-8"  # exactly what WeChat sends
 HTML_CTYPE = "text/html; charset=utf-8"
 DEFAULT_EXPIRES_IN = 7200
 MAX_BODY = 64 * 1024 * 1024
+BYTES_SLICE = 1 << 20            # /__bytes writes this much at a time
 MEDIA_TYPES = ("image", "voice", "video", "thumb")
 
 APPID_RE = re.compile(r"wx[0-9A-Za-z]{16}")
@@ -453,6 +457,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if path.startswith("/__echo"):
                 self.h_echo(query)
+            elif path == "/__bytes":
+                self.h_bytes()
             elif path.startswith("/__admin/"):
                 self.h_admin(path[len("/__admin/"):])
             else:
@@ -664,6 +670,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "parts": parts,
             "tls": isinstance(self.request, ssl.SSLSocket),
         }, status)
+
+    # -- a large reply -------------------------------------------------------------
+    def h_bytes(self) -> None:
+        size = self.int_param(self.q, "size", 0, 1 << 31)
+        if size is None:
+            raise BadRequest("size is required")
+        chunked = self.q.get("chunked") not in (None, "", "0")
+        block = bytes(range(251)) * (BYTES_SLICE // 251 + 2)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        sent = 0
+        try:
+            while sent < size:
+                # A slice starts where the pattern stands at `sent`.
+                start = sent % 251
+                piece = block[start:start + min(BYTES_SLICE, size - sent)]
+                if chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                else:
+                    self.wfile.write(piece)
+                sent += len(piece)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # The client stopped reading (a reply over its limit).
+            self.close_connection = True
 
     # -- admin --------------------------------------------------------------------
     def h_admin(self, op: str) -> None:

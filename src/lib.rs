@@ -2,8 +2,8 @@
 //! correctly, securely and fast.
 //!
 //! This crate is the PHP glue, and only registers: the class's methods
-//! (`weixin_class`, `class_tickets`) over `credentials`, `php_body` and
-//! `request`; `lazy_class` (declared when asked for); `exception`, `ini`,
+//! (`weixin_class`, `class_tickets`) over `credentials`, `php_body`,
+//! `php_reply` and `request`; `lazy_class` (declared when asked for); `exception`, `ini`,
 //! `props`, `info`; the engine tweaks
 //! (`engine`, `zend_ffi`). The logic is the `weixin-core` crate
 //! (`src/core/`), which builds and tests without PHP.
@@ -17,6 +17,7 @@ mod ini;
 mod ini_secret;
 mod lazy_class;
 mod php_body;
+mod php_reply;
 mod props;
 mod request;
 mod weixin_class;

@@ -11,12 +11,13 @@ use std::sync::atomic::Ordering;
 use ext_php_rs::args::Arg;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
 use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
-use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
+use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::ExecuteData;
 
 use crate::credentials::{credentials, optional_string, property, Credential, Unusable};
 use crate::exception::{self, guarded};
 use crate::php_body::request_body;
+use crate::php_reply::PhpReply;
 use crate::props::{self, Prop};
 use crate::request::{warning, with_warnings};
 use crate::zend_ffi::{self, zend_proptable_to_symtable};
@@ -238,14 +239,14 @@ extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
         let url = url_arg.zval().and_then(|z| z.coerce_to_string()).unwrap_or_default();
         let data = data_arg.zval().map(|z| &**z);
         let outcome = ini::current_settings().and_then(|settings| {
-            let reply = http::send(&settings.http, &url, request_body(data)?)?;
+            let reply = fetch(&settings, &url, data)?;
             match this {
                 Some(this) if settings.auto_refresh => with_token_replaced(this, &settings, &url, data, reply),
                 _ => Ok(reply),
             }
         });
         match outcome {
-            Ok(reply) => retval.set_zend_string(ZendStr::new(&reply.body, false)),
+            Ok(reply) => retval.set_zend_string(reply.into_php_string()),
             Err(error) => {
                 let secret = ini::current_settings().map(|s| s.appsecret.expose().to_string()).unwrap_or_default();
                 warning(&error.redact(&secret).message);
@@ -253,6 +254,14 @@ extern "C" fn http_request(ex: &mut ExecuteData, retval: &mut Zval) {
             }
         }
     });
+}
+
+/// One request of `http_request()`: its reply read into a PHP string, up
+/// to `weixin.max_reply_size` and within `memory_limit`.
+fn fetch(settings: &Settings, url: &str, data: Option<&Zval>) -> Result<PhpReply, WeixinError> {
+    let mut reply = PhpReply::new(settings.http.reply_limit.bytes);
+    http::send_to(&settings.http, url, request_body(data)?, &mut reply)?;
+    Ok(reply)
 }
 
 /// `http_request()` healing a refused token: when `reply` is WeChat's
@@ -267,9 +276,9 @@ fn with_token_replaced(
     settings: &Settings,
     url: &str,
     data: Option<&Zval>,
-    reply: http::Response,
-) -> Result<http::Response, WeixinError> {
-    let Some(errcode) = wechat::errcode_of(&reply.body).filter(|&code| wechat::is_token_rejected(code)) else {
+    reply: PhpReply,
+) -> Result<PhpReply, WeixinError> {
+    let Some(errcode) = wechat::errcode_of(reply.as_bytes()).filter(|&code| wechat::is_token_rejected(code)) else {
         return Ok(reply);
     };
     let Some(refused) = wechat::access_token_of(url) else { return Ok(reply) };
@@ -299,7 +308,9 @@ fn with_token_replaced(
     let Some(again) = wechat::with_access_token(url, &token) else { return Ok(reply) };
     props::write_string(this, Prop::AccessToken, &token);
     stats::TOKEN_RETRIES.fetch_add(1, Ordering::Relaxed);
-    http::send(&settings.http, &again, request_body(data)?)
+    // The first reply (a small JSON error) goes first.
+    drop(reply);
+    fetch(settings, &again, data)
 }
 
 /// `public function __debugInfo(): array`: what `var_dump()` and `print_r()`

@@ -44,6 +44,51 @@ extern "C" {
     fn weixin_shim_parse_get_ticket(execute_data: *mut ExecuteData) -> bool;
     fn weixin_shim_parse_jssdk_config(execute_data: *mut ExecuteData, debug: *mut bool) -> bool;
     fn weixin_shim_log_warning(message: *const c_char);
+    fn weixin_shim_room_for_string(capacity: usize, limit: *mut i64, in_use: *mut usize) -> bool;
+    fn weixin_shim_string_grow(string: *mut zend_string, capacity: usize) -> *mut zend_string;
+    fn weixin_shim_string_bytes(string: *mut zend_string) -> *mut u8;
+    fn weixin_shim_string_finish(string: *mut zend_string, length: usize) -> *mut zend_string;
+    fn weixin_shim_string_free(string: *mut zend_string);
+}
+
+/// Whether `memory_limit` leaves room for a PHP string of `capacity` bytes
+/// (as the engine takes it from the system, a margin beside a big one);
+/// if not, `memory_limit` and what PHP's heap holds, for the message.
+pub fn room_for_string(capacity: usize) -> Result<(), (u64, u64)> {
+    let (mut limit, mut in_use) = (0i64, 0usize);
+    // SAFETY: reads this PHP thread's globals and heap.
+    if unsafe { weixin_shim_room_for_string(capacity, &raw mut limit, &raw mut in_use) } {
+        return Ok(());
+    }
+    Err((u64::try_from(limit).unwrap_or(0), in_use as u64))
+}
+
+/// A PHP string of `capacity` bytes, or `string` grown to that (its bytes
+/// kept); its bytes start at the second pointer.
+///
+/// # Safety
+/// On a PHP thread; `string` is null or one this function returned and
+/// nothing else holds. memory_limit must leave room for `capacity` (the
+/// engine would stop the script inside this call).
+pub unsafe fn string_grow(string: *mut zend_string, capacity: usize) -> (*mut zend_string, *mut u8) {
+    let grown = weixin_shim_string_grow(string, capacity);
+    (grown, weixin_shim_string_bytes(grown))
+}
+
+/// The string as its first `length` bytes, NUL-terminated (`""` for null).
+///
+/// # Safety
+/// As for [`string_grow`]; `length` is at most the capacity.
+pub unsafe fn string_finish(string: *mut zend_string, length: usize) -> *mut zend_string {
+    weixin_shim_string_finish(string, length)
+}
+
+/// Frees a string [`string_grow`] made.
+///
+/// # Safety
+/// On a PHP thread; a string of [`string_grow`] that nothing else holds.
+pub unsafe fn string_free(string: *mut zend_string) {
+    weixin_shim_string_free(string);
 }
 
 /// Drops the exception being thrown on this PHP thread.

@@ -251,3 +251,59 @@ bool weixin_shim_parse_jssdk_config(zend_execute_data *execute_data, bool *debug
 	(void) url; (void) apis; (void) tags;
 	return true;
 }
+
+/* http_request()'s reply, read into a PHP string as it arrives. */
+
+/* Whether memory_limit leaves room for a string of `capacity` bytes, as
+ * the engine takes one from the system (what memory_limit is checked
+ * against): a block that fits in a chunk may need a new chunk, a bigger one
+ * is a mapping of its own (counted whole: growing one may copy it while the
+ * old one is held), and beside a big one a chunk is left for what follows.
+ * Sets memory_limit (negative: none) and what the heap holds. */
+bool weixin_shim_room_for_string(size_t capacity, int64_t *limit, size_t *in_use)
+{
+	size_t block = _ZSTR_STRUCT_SIZE(capacity);
+	size_t cost = ZEND_MM_ALIGNED_SIZE_EX(block, ZEND_MM_CHUNK_SIZE);
+
+	*limit = (int64_t) PG(memory_limit);
+	*in_use = zend_memory_usage(true);
+	if (*limit < 0) {
+		return true;
+	}
+	if (block > ZEND_MM_MAX_LARGE_SIZE) {
+		cost += ZEND_MM_CHUNK_SIZE;
+	}
+	return block > capacity && *in_use <= (size_t) *limit && cost <= (size_t) *limit - *in_use;
+}
+
+/* A string of `capacity` bytes (not yet written), or `string` grown to
+ * that, its bytes kept. The caller checked memory_limit first. */
+zend_string *weixin_shim_string_grow(zend_string *string, size_t capacity)
+{
+	return string ? zend_string_realloc(string, capacity, 0) : zend_string_alloc(capacity, 0);
+}
+
+char *weixin_shim_string_bytes(zend_string *string)
+{
+	return ZSTR_VAL(string);
+}
+
+/* `string` as its first `length` bytes, NUL-terminated; a large unused
+ * tail is given back (shrinking takes no new memory). No string: "". */
+zend_string *weixin_shim_string_finish(zend_string *string, size_t length)
+{
+	if (!string) {
+		return ZSTR_EMPTY_ALLOC();
+	}
+	if (ZSTR_LEN(string) - length > 4096) {
+		string = zend_string_truncate(string, length, 0);
+	}
+	ZSTR_LEN(string) = length;
+	ZSTR_VAL(string)[length] = '\0';
+	return string;
+}
+
+void weixin_shim_string_free(zend_string *string)
+{
+	zend_string_efree(string);
+}

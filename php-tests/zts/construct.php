@@ -33,8 +33,10 @@ $ini = [];
 foreach (['local_cache_ttl', 'timeout', 'refresh_margin', 'cache_key'] as $name) {
     $ini[] = "$name=" . ini_get("weixin.$name");
 }
-// The process's count of settings readings, so far.
+// The process's count of settings readings, so far (the harness's SAPI
+// prints phpinfo() as HTML).
 ob_start();
 phpinfo(INFO_MODULES);
-$ini[] = preg_match('/^settings read => (\d+)$/m', ob_get_clean(), $m) ? "settings_read=$m[1]" : 'settings_read=?';
+$info = strip_tags(ob_get_clean());
+$ini[] = preg_match('/^settings read(?: =>)?\s+(\d+)/m', $info, $m) ? "settings_read=$m[1]" : 'settings_read=?';
 echo 'ini ', implode(' ', $ini), "\n";

@@ -6,6 +6,14 @@
 //! new one is built there. Certificates are always verified, against the
 //! system store plus the optional `weixin.ca_file`. Requests go through
 //! `weixin.proxy` if set, and never through a proxy from the environment.
+//!
+//! A reply's body is read in pieces as it arrives, into a [`ReplySink`], up
+//! to the options' [`ReplyLimit`]: `http_request()`'s goes straight into
+//! PHP's memory (the glue's sink, which also keeps to `memory_limit`), a
+//! token's into a small buffer. Past either, the connection is dropped
+//! unread.
+
+use std::io::{ErrorKind, Read};
 
 use reqwest::blocking::{multipart, Client};
 
@@ -52,6 +60,33 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// Where a reply's body goes as it is read. Its refusal (`Err`) says why,
+/// for the message; the reply is then dropped.
+pub trait ReplySink {
+    /// The body's length as the server announced it (`Content-Length`),
+    /// within the limit, before any of it is read: room can be made at once.
+    fn announced(&mut self, length: u64) -> Result<(), String>;
+    /// The next bytes of the body.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String>;
+}
+
+impl ReplySink for Vec<u8> {
+    fn announced(&mut self, length: u64) -> Result<(), String> {
+        // Within the limit, which is small wherever a Vec is the sink.
+        self.reserve(usize::try_from(length).unwrap_or(0));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// How much of a reply is read at a time: what the process holds of it
+/// besides the sink's copy.
+const READ_PIECE: usize = 64 << 10;
+
 /// What shapes a client: the settings it was built with.
 struct ClientKey {
     ca_file: Option<String>,
@@ -70,9 +105,20 @@ const MAX_CLIENTS: usize = 8;
 
 const USER_AGENT: &str = concat!("weixin-php/", env!("CARGO_PKG_VERSION"));
 
-/// Sends one request. The error text never contains the URL's query, which
-/// may carry the AppSecret.
+/// Sends one request and reads its whole reply, up to the options' limit
+/// (token and ticket requests). The error text never contains the URL's
+/// query, which may carry the AppSecret.
 pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, WeixinError> {
+    let mut reply = Vec::new();
+    let status = send_to(options, url, body, &mut reply)?;
+    Ok(Response { status, body: reply })
+}
+
+/// Sends one request; its reply's body goes to `sink` piece by piece as it
+/// arrives, up to `options.reply_limit`; the status is returned. A reply
+/// announced or found longer than that, or refused by the sink, is dropped
+/// with its connection. The error text never contains the URL's query.
+pub fn send_to(options: &HttpOptions, url: &str, body: Body, sink: &mut dyn ReplySink) -> Result<u16, WeixinError> {
     let client = client_for(options)?;
     let shown = display_url(url);
     let via = match &options.proxy {
@@ -85,30 +131,75 @@ pub fn send(options: &HttpOptions, url: &str, body: Body) -> Result<Response, We
         Body::Json(bytes) => client.post(url).header("Content-Type", "application/json").body(bytes),
         Body::Form(fields) => client.post(url).multipart(build_form(fields)?),
     };
-    let response = request
+    let mut response = request
         .timeout(options.timeout)
         .send()
         .map_err(|e| WeixinError::local(format!("request to {shown}{via} failed: {}", describe(e, options))))?;
     let status = response.status().as_u16();
-    let body = response.bytes().map_err(|e| {
-        WeixinError::local(format!("reading the reply of {shown}{via} failed: {}", describe(e, options)))
-    })?;
-    Ok(Response { status, body: body.to_vec() })
+    let dropped = |why: String| WeixinError::local(format!("the reply of {shown}{via} was dropped: {why}"));
+    let limit = options.reply_limit;
+    if let Some(length) = response.content_length() {
+        if length > limit.bytes {
+            return Err(dropped(format!("it announced {length} bytes, over {} ({} bytes)", limit.named, limit.bytes)));
+        }
+        sink.announced(length).map_err(dropped)?;
+    }
+    let mut piece = vec![0; READ_PIECE];
+    let mut read = 0u64;
+    loop {
+        let n = match response.read(&mut piece) {
+            Ok(0) => return Ok(status),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(WeixinError::local(format!(
+                    "reading the reply of {shown}{via} failed: {}",
+                    describe_read(e, options)
+                )))
+            }
+        };
+        read += n as u64;
+        if read > limit.bytes {
+            return Err(dropped(format!("it went on past {} ({} bytes)", limit.named, limit.bytes)));
+        }
+        sink.write(&piece[..n]).map_err(dropped)?;
+    }
 }
 
 /// The client of this process for these options, built on first use.
 fn client_for(options: &HttpOptions) -> Result<Client, WeixinError> {
-    let mut clients = CLIENTS.lock();
-    let kept = clients.iter().find(|(key, _)| key.ca_file == options.ca_file && key.proxy == options.proxy);
-    if let Some((_, client)) = kept {
-        return Ok(client.clone());
+    if let Some(client) = kept(&CLIENTS.lock(), options) {
+        return Ok(client);
     }
-    let client = build_client(options)?;
+    // Built with no lock held: it reads the system's roots and the CA file
+    // and starts reqwest's runtime thread, and under ZTS every other
+    // thread's request would wait for that.
+    let built = build_client(options)?;
+    let mut clients = CLIENTS.lock();
+    let (client, spare) = keep(&mut clients, options, built);
+    drop(clients);
+    // Dropping a client waits for its runtime thread to end: not under the lock.
+    drop(spare);
+    Ok(client)
+}
+
+/// The client kept for these options, if any.
+fn kept(clients: &[(ClientKey, Client)], options: &HttpOptions) -> Option<Client> {
+    clients.iter().find(|(key, _)| key.ca_file == options.ca_file && key.proxy == options.proxy).map(|(_, c)| c.clone())
+}
+
+/// The client to use, given one just `built`: the one another thread kept
+/// for these options meanwhile (then `built` is spare, to be dropped), else
+/// `built`, kept too while fewer than `MAX_CLIENTS` are.
+fn keep(clients: &mut Vec<(ClientKey, Client)>, options: &HttpOptions, built: Client) -> (Client, Option<Client>) {
+    if let Some(theirs) = kept(clients, options) {
+        return (theirs, Some(built));
+    }
     if clients.len() < MAX_CLIENTS {
         let key = ClientKey { ca_file: options.ca_file.clone(), proxy: options.proxy.clone() };
-        clients.push((key, client.clone()));
+        clients.push((key, built.clone()));
     }
-    Ok(client)
+    (built, None)
 }
 
 fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
@@ -139,6 +230,8 @@ fn build_client(options: &HttpOptions) -> Result<Client, WeixinError> {
             builder = builder.add_root_certificate(cert);
         }
     }
+    #[cfg(test)]
+    tests::WHILE_BUILDING.with(|hook| hook.get().map(|hook| hook()));
     // reqwest starts its runtime thread here.
     crate::signals::starting_threads(|| builder.build())
         .map_err(|e| WeixinError::local(format!("cannot create the HTTP client: {}", describe(e, options))))
@@ -210,16 +303,7 @@ fn display_url(url: &str) -> &str {
 fn describe(error: reqwest::Error, options: &HttpOptions) -> String {
     let timed_out = error.is_timeout();
     let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
+    let mut text = with_causes(&error);
     if timed_out {
         text.push_str(&format!(" (timed out after {:?}; see {})", options.timeout, options.timeout_setting));
     }
@@ -232,6 +316,38 @@ fn describe(error: reqwest::Error, options: &HttpOptions) -> String {
         text.push_str(" (the proxy would not open a tunnel to the host)");
     }
     scrub(options, &text)
+}
+
+/// An error reading a reply's body: reqwest's own (a timeout, a reset)
+/// described as above, anything else with its causes.
+fn describe_read(error: std::io::Error, options: &HttpOptions) -> String {
+    let kind = error.kind();
+    let mut text = match error.into_inner() {
+        None => kind.to_string(),
+        Some(inner) => match inner.downcast::<reqwest::Error>() {
+            Ok(error) => return describe(*error, options),
+            Err(other) => with_causes(&*other),
+        },
+    };
+    if kind == ErrorKind::TimedOut {
+        text.push_str(&format!(" (timed out after {:?}; see {})", options.timeout, options.timeout_setting));
+    }
+    scrub(options, &text)
+}
+
+/// An error and its causes, on one line.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `text` with the proxy's password masked: a last guard, as nothing is
@@ -258,6 +374,7 @@ mod tests {
         let options = HttpOptions {
             timeout: Duration::from_millis(300),
             timeout_setting: "weixin.timeout",
+            reply_limit: crate::config::TOKEN_REPLY_LIMIT,
             ca_file: None,
             proxy: None,
         };
@@ -272,6 +389,7 @@ mod tests {
         HttpOptions {
             timeout: Duration::from_secs(5),
             timeout_setting: "weixin.timeout",
+            reply_limit: crate::config::TOKEN_REPLY_LIMIT,
             ca_file: None,
             proxy: crate::config::parse_proxy(proxy).unwrap(),
         }
@@ -353,6 +471,163 @@ mod tests {
         assert!(CLIENTS.lock().len() <= MAX_CLIENTS);
     }
 
+    thread_local! {
+        /// Run while a client is built (on the building thread).
+        pub(super) static WHILE_BUILDING: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+        static CLIENTS_FREE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+
+    #[test]
+    fn no_lock_is_held_while_a_client_is_built() {
+        fn probe() {
+            // Other tests take the lock for a moment now and then: once free is enough.
+            let free = (0..1000).any(|_| {
+                let free = CLIENTS.try_lock().is_some();
+                std::thread::yield_now();
+                free
+            });
+            CLIENTS_FREE.set(Some(free));
+        }
+        WHILE_BUILDING.set(Some(probe));
+        // A proxy no other test uses: a client is built.
+        let built = client_for(&through("http://127.0.0.1:54321"));
+        WHILE_BUILDING.set(None);
+        built.unwrap();
+        assert_eq!(CLIENTS_FREE.get(), Some(true), "the clients' lock was free while one was built");
+    }
+
+    #[test]
+    fn a_client_built_meanwhile_by_another_thread_is_used_and_the_cap_kept() {
+        let build = |port: u16| (through(&format!("http://127.0.0.1:{port}")), Client::new());
+        let mut clients = Vec::new();
+        let (options, built) = build(1);
+        let (_, spare) = keep(&mut clients, &options, built);
+        assert!(spare.is_none() && clients.len() == 1, "the first one built is kept");
+        let (_, again) = build(1);
+        let (_, spare) = keep(&mut clients, &options, again);
+        assert!(spare.is_some() && clients.len() == 1, "one built meanwhile for the same settings is spare");
+        for port in 2..=MAX_CLIENTS as u16 + 2 {
+            let (options, built) = build(port);
+            assert!(keep(&mut clients, &options, built).1.is_none());
+        }
+        assert_eq!(clients.len(), MAX_CLIENTS, "settings past the cap get a client of their own, not kept");
+    }
+
+    /// A server on loopback that reads one request head and answers
+    /// `status_and_headers` and `body` (chunked when the head says so);
+    /// whether it could write it all (the client may drop the connection).
+    fn one_shot_server(head: &'static str, body: Vec<u8>) -> (u16, std::thread::JoinHandle<bool>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let wrote = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut seen = Vec::new();
+            let mut byte = [0u8; 1];
+            while !seen.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+                seen.push(byte[0]);
+            }
+            let mut reply = head.as_bytes().to_vec();
+            if head.contains("chunked") {
+                for piece in body.chunks(10_000) {
+                    reply.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    reply.extend_from_slice(piece);
+                    reply.extend_from_slice(b"\r\n");
+                }
+                reply.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                reply.extend_from_slice(body.as_slice());
+            }
+            socket.write_all(&reply).is_ok()
+        });
+        (port, wrote)
+    }
+
+    fn limited(bytes: u64) -> HttpOptions {
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            timeout_setting: "weixin.timeout",
+            reply_limit: crate::config::ReplyLimit { bytes, named: "weixin.max_reply_size" },
+            ca_file: None,
+            proxy: None,
+        }
+    }
+
+    const SIZED: &str = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n";
+    const CHUNKED: &str = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+
+    fn pattern(length: usize) -> Vec<u8> {
+        (0..length).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_reply_is_read_whole_up_to_the_limit_and_dropped_past_it_naming_the_limit_and_never_the_query() {
+        for head in [SIZED, CHUNKED] {
+            let (port, wrote) = one_shot_server(head, pattern(100_000));
+            let reply = send(&limited(100_000), &format!("http://127.0.0.1:{port}/media?secret=TOPSECRET"), Body::None)
+                .unwrap_or_else(|e| panic!("{head}: {}", e.message));
+            assert!(wrote.join().unwrap());
+            assert_eq!((reply.status, reply.body == pattern(100_000)), (200, true), "{head}");
+        }
+        for (head, says) in [
+            (SIZED, "it announced 100000 bytes, over weixin.max_reply_size (99999 bytes)"),
+            (CHUNKED, "it went on past weixin.max_reply_size (99999 bytes)"),
+        ] {
+            let (port, wrote) = one_shot_server(head, pattern(100_000));
+            let url = format!("http://127.0.0.1:{port}/media?secret=TOPSECRET");
+            let err = send(&limited(99_999), &url, Body::None).unwrap_err();
+            wrote.join().unwrap();
+            assert_eq!(
+                err.message,
+                format!("the reply of http://127.0.0.1:{port}/media was dropped: {says}"),
+                "{head}"
+            );
+        }
+        // A token or ticket reply has a small limit of its own.
+        let (port, wrote) = one_shot_server(SIZED, pattern(100_000));
+        let options = HttpOptions { reply_limit: crate::config::TOKEN_REPLY_LIMIT, ..limited(0) };
+        let err =
+            send(&options, &format!("http://127.0.0.1:{port}/cgi-bin/token?secret=TOPSECRET"), Body::None).unwrap_err();
+        wrote.join().unwrap();
+        assert!(err.message.contains("over the limit of a token or ticket reply (65536 bytes)"), "{}", err.message);
+    }
+
+    /// A sink that takes `room` bytes at most, as PHP's memory_limit would.
+    struct Room {
+        room: u64,
+        taken: u64,
+    }
+
+    impl ReplySink for Room {
+        fn announced(&mut self, length: u64) -> Result<(), String> {
+            if length > self.room {
+                return Err(format!("{length} bytes announced, room for {}", self.room));
+            }
+            Ok(())
+        }
+
+        fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+            self.taken += bytes.len() as u64;
+            if self.taken > self.room {
+                return Err(format!("no room past {}", self.room));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_that_refuses_drops_the_reply_with_its_reason() {
+        for (head, says) in [(SIZED, "100000 bytes announced, room for 50000"), (CHUNKED, "no room past 50000")] {
+            let (port, wrote) = one_shot_server(head, pattern(100_000));
+            let mut sink = Room { room: 50_000, taken: 0 };
+            let url = format!("http://127.0.0.1:{port}/media");
+            let err = send_to(&limited(1 << 20), &url, Body::None, &mut sink).unwrap_err();
+            wrote.join().unwrap();
+            assert!(err.message.ends_with(&format!("/media was dropped: {says}")), "{head}: {}", err.message);
+            assert!(sink.taken <= 50_000 + READ_PIECE as u64, "{head}: read on after the refusal");
+        }
+    }
+
     #[test]
     fn a_ca_file_must_be_a_regular_file_of_bounded_size() {
         let dir = std::env::temp_dir().join(format!("weixin-ca-{}", std::process::id()));
@@ -383,6 +658,7 @@ mod tests {
         let options = HttpOptions {
             timeout: Duration::from_secs(1),
             timeout_setting: "weixin.timeout",
+            reply_limit: crate::config::TOKEN_REPLY_LIMIT,
             ca_file: Some("/nonexistent/ca.pem".into()),
             proxy: None,
         };

@@ -81,6 +81,12 @@ impl<T: Default> PerProcess<T> {
         self.state().lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// This process's state if no one holds it now.
+    #[cfg(test)]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.state().try_lock().ok()
+    }
+
     fn state(&self) -> &Mutex<T> {
         let number = generation();
         loop {

@@ -39,6 +39,11 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
     ("weixin.api_base_url", "https://api.weixin.qq.com", "base URL of the WeChat API"),
     ("weixin.timeout", "5", "timeout in seconds of http_request() calls"),
     (
+        "weixin.max_reply_size",
+        "32M",
+        "largest reply body http_request() reads (bytes, or with K, M or G), in [1K, 1G]; PHP's memory_limit applies too",
+    ),
+    (
         "weixin.token_timeout",
         "5",
         "timeout in seconds of a token request (at most 30: it bounds how long others wait for it)",
@@ -65,18 +70,36 @@ pub const INI_ENTRIES: &[(&str, &str, &str)] = &[
 /// Longest key memcached accepts.
 pub const MAX_KEY_LEN: usize = 250;
 
-/// How a request is made. The timeout is per request; only the CA file and
-/// the proxy shape the client (one is kept for each), so token requests and
-/// `http_request()` calls with other timeouts share one client.
+/// How a request is made. The timeout and the reply's limit are per
+/// request; only the CA file and the proxy shape the client (one is kept for
+/// each), so token requests and `http_request()` calls share one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpOptions {
     pub timeout: Duration,
     /// The setting that gives `timeout`, named when it is reached.
     pub timeout_setting: &'static str,
+    /// The most of a reply's body that is read.
+    pub reply_limit: ReplyLimit,
     pub ca_file: Option<String>,
     /// `weixin.proxy`; `None`: no proxy at all (environment proxies ignored).
     pub proxy: Option<ProxySetting>,
 }
+
+/// The most of a reply's body that is read, and what sets it (named, with
+/// the number, when a reply passes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyLimit {
+    pub bytes: u64,
+    pub named: &'static str,
+}
+
+/// Token and ticket replies are a few hundred bytes of JSON: anything near
+/// this is not WeChat answering, and is not read into memory.
+pub const TOKEN_REPLY_LIMIT: ReplyLimit = ReplyLimit { bytes: 64 << 10, named: "the limit of a token or ticket reply" };
+
+/// `weixin.max_reply_size`'s range: under 1 KiB not even WeChat's error
+/// replies fit; over 1 GiB is past any memory_limit a PHP worker runs with.
+const MAX_REPLY_SIZE_RANGE: (u64, u64) = (1 << 10, 1 << 30);
 
 /// The settings one construction works with, read once from INI.
 #[derive(Clone, Debug)]
@@ -135,12 +158,17 @@ impl Settings {
             http: HttpOptions {
                 timeout: parse_seconds("weixin.timeout", &get("weixin.timeout"))?,
                 timeout_setting: "weixin.timeout",
+                reply_limit: ReplyLimit {
+                    bytes: parse_size("weixin.max_reply_size", &get("weixin.max_reply_size"), MAX_REPLY_SIZE_RANGE)?,
+                    named: "weixin.max_reply_size",
+                },
                 ca_file: ca_file.clone(),
                 proxy: proxy.clone(),
             },
             token_http: HttpOptions {
                 timeout: parse_seconds_up_to("weixin.token_timeout", &get("weixin.token_timeout"), MAX_TOKEN_TIMEOUT)?,
                 timeout_setting: "weixin.token_timeout",
+                reply_limit: TOKEN_REPLY_LIMIT,
                 ca_file,
                 proxy,
             },
@@ -435,6 +463,45 @@ fn parse_whole_seconds(name: &str, value: &str, max: u64) -> Result<u64, WeixinE
     })
 }
 
+/// A size as PHP writes one in php.ini (`memory_limit`, `post_max_size`):
+/// a whole number of bytes, or of KiB, MiB or GiB with the suffix K, M or G
+/// (either case).
+fn parse_size(name: &str, value: &str, (min, max): (u64, u64)) -> Result<u64, WeixinError> {
+    let text = value.trim();
+    let (digits, unit) = match text.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&text[..text.len() - 1], 1 << 10),
+        Some(b'M') => (&text[..text.len() - 1], 1 << 20),
+        Some(b'G') => (&text[..text.len() - 1], 1 << 30),
+        _ => (text, 1),
+    };
+    let digits = digits.trim_end();
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            WeixinError::config(format!(
+                "{name} must be a size in bytes, or with K, M or G (512K, 32M), in [{}, {}], got '{text}'",
+                shown_size(min),
+                shown_size(max)
+            ))
+        })
+}
+
+/// A size as php.ini would write it: 1K, 32M, 1G, or bytes.
+fn shown_size(bytes: u64) -> String {
+    match bytes {
+        0 => "0".into(),
+        b if b % (1 << 30) == 0 => format!("{}G", b >> 30),
+        b if b % (1 << 20) == 0 => format!("{}M", b >> 20),
+        b if b % (1 << 10) == 0 => format!("{}K", b >> 10),
+        b => b.to_string(),
+    }
+}
+
 fn parse_count(name: &str, value: &str, max: u64) -> Result<u64, WeixinError> {
     value.trim().parse::<u64>().ok().filter(|&n| n <= max).ok_or_else(|| {
         WeixinError::config(format!(
@@ -511,6 +578,14 @@ mod tests {
             ("weixin.daily_quota_warning", "100001", "[0, 100000]"),
             ("weixin.daily_quota_warning", "-1", "[0, 100000]"),
             ("weixin.daily_quota_warning", "80%", "[0, 100000]"),
+            ("weixin.max_reply_size", "lots", "[1K, 1G]"),
+            ("weixin.max_reply_size", "0", "[1K, 1G]"),
+            ("weixin.max_reply_size", "1023", "[1K, 1G]"),
+            ("weixin.max_reply_size", "2G", "[1K, 1G]"),
+            ("weixin.max_reply_size", "-1", "[1K, 1G]"),
+            ("weixin.max_reply_size", "32MB", "[1K, 1G]"),
+            ("weixin.max_reply_size", "99999999999999999999K", "[1K, 1G]"),
+            ("weixin.max_reply_size", "", "[1K, 1G]"),
         ] {
             let error = settings(&[(name, bad)]).unwrap_err();
             assert!(
@@ -532,6 +607,24 @@ mod tests {
         }
         let s = settings(&[("weixin.timeout", "0.5")]).unwrap();
         assert_eq!(s.http.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn the_reply_size_reads_like_a_php_ini_size() {
+        for (value, bytes) in [
+            ("32M", 32 << 20),
+            ("512K", 512 << 10),
+            ("512k", 512 << 10),
+            (" 1g ", 1 << 30),
+            ("1024", 1024),
+            ("2 M", 2 << 20),
+        ] {
+            let s = settings(&[("weixin.max_reply_size", value)]).unwrap_or_else(|e| panic!("{value}: {}", e.message));
+            assert_eq!(s.http.reply_limit, ReplyLimit { bytes, named: "weixin.max_reply_size" }, "{value}");
+        }
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.http.reply_limit.bytes, 32 << 20, "a temporary media download (10 MB) and more");
+        assert_eq!(s.token_http.reply_limit, TOKEN_REPLY_LIMIT, "token and ticket replies have their own, small");
     }
 
     #[test]

@@ -18,18 +18,19 @@
 //! split across servers. One blocking connection per server per process
 //! (`connection`), no threads, no pool; made lazily, and made anew in a
 //! process that finds it was forked, so parent and child never read each
-//! other's replies. A server that fails is skipped for a moment: a dead or
-//! blackholed memcached costs one short timeout now and then, not one per
-//! lookup.
+//! other's replies. At most [`MAX_SERVERS`] servers are kept per process,
+//! those used last (`recent`). A server that fails is skipped for a moment:
+//! a dead or blackholed memcached costs one short timeout now and then, not
+//! one per lookup.
 
 mod classic;
 mod connection;
 mod meta;
 mod placement;
+mod recent;
 mod ring;
 mod transport;
 
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
@@ -40,9 +41,18 @@ use crate::token::{Age, Keys, SharedStore, Sighting, StoreError, StoreFault};
 pub use connection::Protocol;
 use connection::{Connection, Failure, Mode, Reply, Request, Status};
 use placement::Placements;
+use recent::Recent;
 
 /// How long a failed server is skipped before it is tried again.
 const RETRY_DOWN_SERVER_AFTER: Duration = Duration::from_secs(2);
+
+/// Servers a process keeps (their connection, the protocol they answered
+/// in, whether they failed), those used last. Real pools have a handful of
+/// servers; past this, `ini_set()` is naming one server in ever new ways (a
+/// host name and its addresses, ports in front of it) and each would keep a
+/// socket open for the life of the worker. One dropped costs a reconnection
+/// (and a meta no-op) when it is used again.
+pub const MAX_SERVERS: usize = 32;
 
 /// memcached at the configured servers, through this process's connections.
 pub struct Memcached<'a> {
@@ -71,7 +81,16 @@ struct Server {
 #[derive(Default)]
 struct ProcessConnections {
     placements: Placements,
-    servers: HashMap<ServerAddr, Server>,
+    servers: Recent<ServerAddr, Server, MAX_SERVERS>,
+}
+
+impl ProcessConnections {
+    /// What is known of `address`, used now; a server new to the process
+    /// comes in, and past [`MAX_SERVERS`] the one used longest ago goes out,
+    /// returned to be dropped (its socket closed) outside the lock.
+    fn server(&mut self, address: &ServerAddr) -> (&mut Server, Option<Server>) {
+        self.servers.get_or_insert_with(address, || Server { idle: None, down_until: None, protocol: None })
+    }
 }
 
 /// Held only to take a connection out or put it back, never during I/O:
@@ -134,7 +153,7 @@ impl Memcached<'_> {
         };
         self.check_in(address, keep.then_some(connection), Health::Up);
         let mut connections = CONNECTIONS.lock();
-        if let Some(server) = connections.servers.get_mut(address) {
+        if let Some(server) = connections.servers.peek_mut(address) {
             server.protocol = Some(protocol);
         }
         Ok(())
@@ -193,23 +212,22 @@ impl Memcached<'_> {
         let mut connections = CONNECTIONS.lock();
         let index = connections.placements.server_for(self.distribution, self.servers, self.home);
         let address = &self.servers[index];
-        let server = match connections.servers.get_mut(address) {
-            Some(server) => server,
-            None => connections.servers.entry(address.clone()).or_insert(Server {
-                idle: None,
-                down_until: None,
-                protocol: None,
-            }),
-        };
-        if server.down_until.is_some_and(|until| Instant::now() < until) {
-            return Err(StoreError::new(
+        let (server, evicted) = connections.server(address);
+        let outcome = if server.down_until.is_some_and(|until| Instant::now() < until) {
+            Err(StoreError::new(
                 StoreFault::Unreachable,
                 format!(
                     "memcached at {address} failed moments ago and is retried shortly (check weixin.memcache_servers)"
                 ),
-            ));
-        }
-        Ok(CheckedOut { address, idle: server.idle.take(), protocol: self.pinned().or(server.protocol) })
+            ))
+        } else {
+            Ok(CheckedOut { address, idle: server.idle.take(), protocol: self.pinned().or(server.protocol) })
+        };
+        drop(connections);
+        // The server used longest ago, if it made room: its socket closes
+        // outside the lock.
+        drop(evicted);
+        outcome
     }
 
     /// Puts a connection back (if still in step with the server) and
@@ -217,7 +235,8 @@ impl Memcached<'_> {
     fn check_in(&self, address: &ServerAddr, connection: Option<Connection>, health: Health) {
         let connection = connection.filter(Connection::in_step);
         let mut guard = CONNECTIONS.lock();
-        let Some(server) = guard.servers.get_mut(address) else {
+        // Gone (dropped as the least recently used meanwhile): so is the connection.
+        let Some(server) = guard.servers.peek_mut(address) else {
             return;
         };
         match health {

@@ -9,15 +9,19 @@
 //!   key, modulo the number of servers, in the order they were added. Host
 //!   names play no part: only the order and the count of the list do.
 
-use std::collections::HashMap;
-
+use super::recent::Recent;
 use super::ring::Ring;
 use crate::config::{MemcacheDistribution, ServerAddr};
+
+/// Server lists a process keeps a ring for, those used last: a ring costs
+/// 8 KiB and is rebuilt in microseconds, and `ini_set()` may give a worker
+/// any number of lists.
+const MAX_RINGS: usize = 16;
 
 /// This process's rings, each built once per server list.
 #[derive(Default)]
 pub struct Placements {
-    rings: HashMap<Vec<ServerAddr>, Ring>,
+    rings: Recent<Vec<ServerAddr>, Ring, MAX_RINGS>,
 }
 
 impl Placements {
@@ -28,10 +32,7 @@ impl Placements {
         }
         match distribution {
             MemcacheDistribution::Memcache => {
-                if !self.rings.contains_key(servers) {
-                    self.rings.insert(servers.to_vec(), Ring::new(servers));
-                }
-                self.rings[servers].server_for(key)
+                self.rings.get_or_insert_with(servers, || Ring::new(servers)).0.server_for(key)
             }
             MemcacheDistribution::Memcached => modula(servers.len(), key),
         }
@@ -126,6 +127,21 @@ mod tests {
         let expected = placed(MemcacheDistribution::Memcached, &tcp_only, &keys);
         assert_eq!(placed(MemcacheDistribution::Memcached, &with_socket, &keys), expected);
         assert_eq!(placed(MemcacheDistribution::Memcached, &named, &keys), expected);
+    }
+
+    #[test]
+    fn rings_are_kept_for_the_lists_used_last() {
+        let mut placements = Placements::default();
+        let lists: Vec<Vec<ServerAddr>> = (0..100).map(|i| tcp(1000 + i..=1001 + i)).collect();
+        for (i, servers) in lists.iter().enumerate() {
+            let expected = Ring::new(servers).server_for("k");
+            assert_eq!(placements.server_for(MemcacheDistribution::Memcache, servers, "k"), expected, "list {i}");
+        }
+        assert_eq!(placements.rings.len(), MAX_RINGS);
+        // The first list, dropped meanwhile, places keys as before.
+        let expected = Ring::new(&lists[0]).server_for("k");
+        assert_eq!(placements.server_for(MemcacheDistribution::Memcache, &lists[0], "k"), expected);
+        assert_eq!(placements.rings.len(), MAX_RINGS);
     }
 
     #[test]

@@ -677,3 +677,52 @@ fn each_distribution_puts_a_token_and_a_counter_where_its_client_puts_their_keys
         fakes.iter().for_each(|fake| fake.log.lock().unwrap().clear());
     }
 }
+
+/// `count` spellings of 127.0.0.1 that the system's resolver reads as it
+/// (inet_aton: octal, hexadecimal, fewer parts): each one a server of its
+/// own to this extension, as to PECL memcache, which hashes the spelling.
+fn spellings_of_loopback(count: usize) -> Vec<String> {
+    let first = ["127", "0177", "0x7f", "0x7F", "00177", "0X7f", "0x07f", "000177"];
+    let zero = ["0", "00", "000", "0x0", "0x00"];
+    let one = ["1", "01", "001", "0x1", "0x01"];
+    let mut spellings = Vec::new();
+    for a in first {
+        for b in zero {
+            for c in zero {
+                for d in one {
+                    spellings.push(format!("{a}.{b}.{c}.{d}"));
+                }
+            }
+        }
+    }
+    assert!(spellings.len() >= count);
+    spellings.truncate(count);
+    spellings
+}
+
+/// The process's table of servers (not the global one: other tests use it
+/// meanwhile), with a real socket per server.
+#[test]
+fn a_process_keeps_at_most_max_servers_and_closes_the_sockets_of_those_it_drops() {
+    let fake = Fake::plain();
+    let extra = 8;
+    let mut connections = ProcessConnections::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for host in spellings_of_loopback(MAX_SERVERS + extra) {
+        let address = ServerAddr { host, port: fake.address.port };
+        let connection = Connection::open(&address, deadline).unwrap_or_else(|failure| panic!("{address}: {failure}"));
+        let (server, evicted) = connections.server(&address);
+        server.idle = Some(connection);
+        drop(evicted);
+    }
+    assert_eq!(connections.servers.len(), MAX_SERVERS);
+    let closed = fake.closed.lock().unwrap();
+    for dropped in 0..extra {
+        // A wide margin: the close is on its way once the socket is dropped.
+        closed.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("socket {dropped} is still open"));
+    }
+    assert!(closed.try_recv().is_err(), "the sockets of the servers kept stay open");
+    // The first spelling was the one used longest ago: it went first.
+    let first = ServerAddr { host: spellings_of_loopback(1).remove(0), port: fake.address.port };
+    assert!(connections.servers.get_mut(&first).is_none());
+}
