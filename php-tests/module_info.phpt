@@ -29,6 +29,7 @@ upstream calls => 0
 upstream errors => 0
 lock waits => 0
 http_request() retries after a refused token => 0
+settings read => 0
 accounts held => 0
 cache keys held => 0
 
