@@ -51,22 +51,20 @@ fn build_table() -> Table {
 
 /// An INI entry's string now (with `original`, the master value php.ini,
 /// `-d` or the php-fpm pool gave, before this request changed it), seen
-/// through the AppSecret's mask, as bytes.
-fn entry_bytes(name: &str, original: bool) -> Option<&'static [u8]> {
+/// through the AppSecret's mask, as bytes (copied: the entry may change).
+fn entry_bytes(name: &str, original: bool) -> Option<Vec<u8>> {
     // SAFETY: on the PHP thread; the string lives while the entry (or, for
     // the hidden AppSecret, this module) keeps it, at least for this call.
     let string = ini_secret::unmasked(unsafe { zend_ffi::ini_entry(name, original) });
-    // SAFETY: NULL or a live zend_string.
-    unsafe { string.as_ref() }.map(|s| {
-        // SAFETY: a zend_string's `len` bytes follow its header.
-        unsafe { std::slice::from_raw_parts(s.val.as_ptr().cast::<u8>(), s.len) }
-    })
+    // SAFETY: NULL or a live zend_string, whose `len` bytes follow its header.
+    unsafe { string.as_ref() }
+        .map(|s| unsafe { std::slice::from_raw_parts(s.val.as_ptr().cast::<u8>(), s.len) }.to_vec())
 }
 
 /// The value of an INI entry as text, for showing (`php --ri`): not UTF-8
 /// shown with replacement characters.
 pub fn value(name: &str, original: bool) -> Option<String> {
-    entry_bytes(name, original).map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+    entry_bytes(name, original).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The value of an INI entry as it is used, and whether the running script
@@ -75,14 +73,14 @@ pub fn value(name: &str, original: bool) -> Option<String> {
 /// stand-in (an AppID with replacement characters is another account).
 fn used_value(name: &'static str) -> Result<Option<(String, bool)>, WeixinError> {
     let Some(bytes) = entry_bytes(name, false) else { return Ok(None) };
-    let set_by_script = entry_bytes(name, true) != Some(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|_| {
+    let set_by_script = entry_bytes(name, true).as_ref() != Some(&bytes);
+    let text = String::from_utf8(bytes).map_err(|_| {
         WeixinError::config(format!(
             "{name} is not valid UTF-8{}",
             if set_by_script { " (as this script set it)" } else { " (in php.ini, -d or the php-fpm pool)" }
         ))
     })?;
-    Ok(Some((text.to_string(), set_by_script)))
+    Ok(Some((text, set_by_script)))
 }
 
 thread_local! {
