@@ -28,9 +28,16 @@ Endpoints (JSON replies, HTTP 200 unless stated):
                                                           with Content-Length, or chunked
                                                           without one; a media download)
   /__admin/health | reset[?appid=] | configure?appid=..&.. | stats?appid= |
-  expire?appid=   (configure: delay_ms, expires_in, secret, errcode, errmsg,
+  expire?appid= | release?appid= | await_held?appid=..[&count=1][&timeout=10]
+                  (configure: delay_ms, expires_in, secret, errcode, errmsg,
   http_status, body, content_type, times for token requests; ticket_errcode
-  with ticket_failures (default 1) for ticket requests; clear=1)
+  with ticket_failures (default 1) for ticket requests; hold=1: token
+  requests (both endpoints) wait, unanswered, until release; ticket_hold=1:
+  ticket requests likewise; clear=1)
+  (release: lets every request held for the appid go on and holds no more;
+  await_held: answers once `count` requests are held (or after `timeout`
+  seconds), with the stats. stats: held (waiting now), held_total,
+  hold_abandoned (the client hung up while held: it stopped waiting))
   anything else: 404 {"errcode":-1,"errmsg":"system error"}
 """
 
@@ -46,6 +53,7 @@ import json
 import os
 import re
 import secrets
+import select
 import signal
 import socket
 import ssl
@@ -110,6 +118,7 @@ class Behaviour:
     body: str | None = None
     content_type: str | None = None
     times: int | None = None           # None = unlimited
+    hold: bool = False                 # token requests wait until released
 
     def failure_active(self) -> bool:
         return (self.errcode is not None or self.http_status is not None
@@ -150,6 +159,13 @@ class AppState:
     # The next `ticket_failures` ticket requests answer `ticket_errcode`.
     ticket_errcode: int | None = None
     ticket_failures: int = 0
+    # Held requests (hold=1, ticket_hold=1): waiting now, ever, and those
+    # whose client hung up while held; `release_gen` changes on each release.
+    ticket_hold: bool = False
+    held: int = 0
+    held_total: int = 0
+    hold_abandoned: int = 0
+    release_gen: int = 0
     current: TokenRecord | None = None
     current_stable: TokenRecord | None = None
     records: list = field(default_factory=list)
@@ -161,6 +177,8 @@ class Store:
 
     def __init__(self, stable_grace: float):
         self.lock = threading.Lock()
+        # Held requests wait on it (with self.lock) for a release.
+        self.released = threading.Condition(self.lock)
         self.stable_grace = stable_grace
         self.apps: dict[str, AppState] = {}
         self.tokens: dict[str, TokenRecord] = {}
@@ -245,6 +263,28 @@ class Store:
                 for rec in st.records:
                     self.tokens.pop(rec.token, None)
 
+    def release(self, appid: str) -> int:
+        """Lets the appid's held requests go on; holds no more. How many."""
+        with self.lock:
+            st = self.app(appid)
+            st.behaviour.hold = False
+            st.ticket_hold = False
+            st.release_gen += 1
+            self.released.notify_all()
+            return st.held
+
+    def await_held(self, appid: str, count: int, timeout: float) -> bool:
+        """Waits until `count` requests of the appid are held."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            st = self.app(appid)
+            while st.held < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.released.wait(left)
+            return True
+
     def expire(self, appid: str) -> int:
         now = time.time()
         n = 0
@@ -276,6 +316,9 @@ class Store:
                 "api_calls": st.api_calls,
                 "api_rejected": st.api_rejected,
                 "ticket_calls": dict(st.ticket_calls),
+                "held": st.held,
+                "held_total": st.held_total,
+                "hold_abandoned": st.hold_abandoned,
                 "current_tickets": dict(st.tickets),
                 "current_token_expires_in":
                     round(cur.expires_at - now, 3) if cur else None,
@@ -443,6 +486,44 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
         self.reply_raw(status, body.encode("utf-8"), JSON_CTYPE)
 
+    # -- held requests -----------------------------------------------------------
+    def client_gone(self) -> bool:
+        """Whether the client hung up (a plain-HTTP connection readable with
+        nothing to read); a TLS connection is never taken for gone."""
+        sock = self.connection
+        if isinstance(sock, ssl.SSLSocket):
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def hold_here(self, st: AppState) -> bool:
+        """Waits, unanswered, until the appid's requests are released: True;
+        False if the client hung up meanwhile (it is then not answered)."""
+        store = self.server.store
+        with store.lock:
+            generation = st.release_gen
+            st.held += 1
+            st.held_total += 1
+            store.released.notify_all()
+        try:
+            while True:
+                with store.lock:
+                    if st.release_gen != generation:
+                        return True
+                    store.released.wait(0.05)
+                if self.client_gone():
+                    with store.lock:
+                        st.hold_abandoned += 1
+                    self.close_connection = True
+                    return False
+        finally:
+            with store.lock:
+                st.held -= 1
+                store.released.notify_all()
+
     # -- dispatch ---------------------------------------------------------------
     def dispatch(self) -> None:
         path, _, query = self.path.partition("?")
@@ -517,7 +598,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.in_flight += 1
             st.in_flight_max = max(st.in_flight_max, st.in_flight)
             delay = st.behaviour.delay_ms
+            hold = st.behaviour.hold
         try:
+            if hold and not self.hold_here(st):
+                return                            # nobody waits for the reply
             if delay:
                 time.sleep(delay / 1000.0)
             reply = self.token_decide(st, kind, grant_type, appid, secret, force)
@@ -595,7 +679,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind = self.q.get("type", "")
         if kind not in ("jsapi", "wx_card"):
             return self.reply_json(wx_error(40097, "invalid args"))
-        self.reply_json(self.server.store.ticket(token, kind))
+        store = self.server.store
+        with store.lock:
+            st = store.app(store.tokens[token].appid)
+            hold = st.ticket_hold
+        if hold and not self.hold_here(st):
+            return                                # nobody waits for the reply
+        self.reply_json(store.ticket(token, kind))
 
     def h_template_send(self) -> None:
         err = self.server.store.check_token(self.q.get("access_token"))
@@ -717,7 +807,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if op == "reset":
             store.reset(appid)
             return self.reply_json({"ok": True})
-        if op not in ("configure", "stats", "expire"):
+        if op not in ("configure", "stats", "expire", "release", "await_held"):
             return self.reply_json({"errcode": -1, "errmsg": "system error"}, 404)
         if appid is None:
             raise BadRequest("appid is required")
@@ -725,6 +815,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply_json(store.stats(appid))
         if op == "expire":
             return self.reply_json({"ok": True, "expired": store.expire(appid)})
+        if op == "release":
+            return self.reply_json({"ok": True, "released": store.release(appid)})
+        if op == "await_held":
+            count = self.int_param(params, "count", 1) or 1
+            timeout = self.int_param(params, "timeout", 0, 600)
+            held = store.await_held(appid, count, 10 if timeout is None else timeout)
+            return self.reply_json({"ok": held, **store.stats(appid)})
         self.configure(appid, params)
 
     def configure(self, appid: str, p: dict) -> None:
@@ -736,6 +833,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         times = ip(p, "times", 0)
         ticket_errcode = ip(p, "ticket_errcode")
         ticket_failures = ip(p, "ticket_failures", 0)
+        hold = ip(p, "hold", 0, 1)
+        ticket_hold = ip(p, "ticket_hold", 0, 1)
         store = self.server.store
         with store.lock:
             if ticket_errcode is not None:
@@ -744,6 +843,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             b = store.app(appid).behaviour
             if p.get("clear") not in (None, "", "0"):
                 b.__init__()                         # back to normal
+            if hold is not None:
+                b.hold = bool(hold)
+            if ticket_hold is not None:
+                store.app(appid).ticket_hold = bool(ticket_hold)
             if delay_ms is not None:
                 b.delay_ms = delay_ms
             if expires_in is not None:

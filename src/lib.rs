@@ -40,10 +40,13 @@ extern "C" fn startup(_type: i32, module_number: i32) -> i32 {
     }
 }
 
-/// MSHUTDOWN: the engine's autoloader as it was, the AppSecret back in
-/// its INI entry.
+/// MSHUTDOWN: a token replacement running in the background finished
+/// (its thread runs this library's code, which is unloaded next; it is
+/// bounded by its own timeouts), the engine's autoloader as it was, the
+/// AppSecret back in its INI entry.
 extern "C" fn shutdown(_type: i32, _module_number: i32) -> i32 {
     match catch_unwind(|| {
+        weixin_core::service::wait_for_background();
         lazy_class::restore_autoloader();
         ini_secret::unhide();
     }) {

@@ -27,11 +27,17 @@ pub fn new_request() {
 /// memcached trouble (one warning per request at most) and the daily
 /// quota's warning. Both are collected and reported once the job is done,
 /// on this PHP thread, so that no PHP code (an error handler) runs in the
-/// middle of the token rules. The secret never appears in either.
+/// middle of the token rules. The secret never appears in either. First,
+/// the warnings this process's background refreshes left (which cannot
+/// raise anything on their own threads) are raised, each once: those a
+/// refresh this job starts leaves come with a later lookup.
 pub(crate) fn with_warnings<T>(
     secret: &Secret,
     job: impl FnOnce(&dyn Fn(&WeixinError), &dyn Fn(&str)) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
+    for message in weixin_core::service::background_warnings() {
+        warning(&message);
+    }
     let memcached_trouble = Cell::new(None);
     let warn = |error: &WeixinError| {
         if !WARNED_THIS_REQUEST.replace(true) {

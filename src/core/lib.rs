@@ -3,12 +3,14 @@
 //!
 //! - values and rules: `secret`, `error`, `config`, `token` (the fleet
 //!   protocol over ports), `jssdk`, `quota`'s day and key;
-//! - adapters: `memcached`, `http`, `wechat`, `tickets`, `machine_share`, and the system
+//! - adapters: `memcached`, `http`, `wechat`, `tickets`, `machine_share`,
+//!   `background` (the threads that replace due tokens), and the system
 //!   (`process`, `signals`, `random`, over `posix_shim.c`);
 //! - `service`: an account's token (or ticket) service wired to them.
 //!
 //! The PHP extension (the crate at the top) is glue over this.
 
+pub mod background;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -1,34 +1,44 @@
 //! One account's token service, wired to this process's memcached
-//! connections, the WeChat API and the process-local token cache. What an
-//! account needs (keys, policy) is derived from the settings once per INI
-//! change, not on every construction.
+//! connections, the WeChat API, the process-local token cache and the
+//! threads that replace due tokens (`background`). What an account needs
+//! (keys, policy) is derived from the settings once per INI change, not on
+//! every construction.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::background::{self, Refused};
 use crate::config::Settings;
 use crate::error::WeixinError;
 use crate::machine_share::MachineFile;
 use crate::memcached::{Counters, Memcached};
 use crate::process::{self, Inherited, PerProcess};
 use crate::quota::{self, Counted, Endpoint, Quota};
-use crate::secret::Secret;
+use crate::secret::{self, Secret};
 use crate::tickets::{TicketApi, TicketKind};
-use crate::token::{make_key, Keys, LocalCache, LocalSlot, Policy, SystemClock, TokenService, Upstream};
+use crate::token::{
+    make_key, AheadJob, BackgroundRefresh, Handoff, Inline, Keys, LocalCache, LocalSlot, Policy, SystemClock,
+    TokenService, Upstream,
+};
 use crate::wechat::WeChatApi;
 
 /// Process-wide state of the token rules: tokens this process holds. A
 /// child of fork() starts without: a slot may have been locked at the fork.
 static LOCAL_TOKENS: PerProcess<LocalCache> = PerProcess::new(Inherited::Dropped);
 
-/// What one account's lookups need, derived from the settings once.
+/// What one account's lookups need, derived from the settings once (a
+/// thread replacing its token works on a copy).
+#[derive(Clone)]
 struct Account {
     appid: String,
     /// The key `weixin.cache_key` gives (tickets are kept beside it).
     base_key: String,
     keys: Keys,
+    /// The memcached pool and key: its token slot's name, and its
+    /// replacements' (one at a time per process).
+    slot_name: String,
     /// The token this process holds for the account's memcached pool and key.
     local: Arc<LocalSlot>,
     policy: Policy,
@@ -111,6 +121,7 @@ fn account(settings: &Settings, appid: &str) -> Result<Rc<Account>, WeixinError>
             settings.use_stable_token,
         ),
         machine_name: machine_name(&slot_name, appid, &upstream_id),
+        slot_name,
         upstream_id,
     });
     ACCOUNTS.with_borrow_mut(|accounts| {
@@ -133,8 +144,9 @@ pub fn held() -> (usize, usize) {
 /// Runs `job` with the token rules wired to memcached, WeChat and this
 /// process's cache, for one account; memcached trouble goes to `warn`, the
 /// daily quota's warning to `quota_warn`. Every request to WeChat is
-/// counted (`quota`), on its endpoint's counter. Errors come back with the
-/// secret masked.
+/// counted (`quota`), on its endpoint's counter. A due token is replaced by
+/// a thread of this process (`background`), whose warnings wait there for
+/// the next lookup. Errors come back with the secret masked.
 pub fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
@@ -144,7 +156,8 @@ pub fn with_token_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
-    with_account(settings, &account, secret, warn, quota_warn, |tokens, _| job(tokens))
+    let background = Threaded { settings, account: &account, secret, ticket: None, name: &account.slot_name };
+    with_account(settings, &account, secret, warn, quota_warn, &background, |tokens, _| job(tokens))
 }
 
 /// Runs `job` with the token rules applied to a JS-SDK ticket of the
@@ -159,7 +172,26 @@ pub fn with_ticket_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
-    with_account(settings, &account, secret, warn, quota_warn, |tokens, counting| {
+    let ticket = TicketSlot::new(settings, &account, kind)?;
+    let background = Threaded { settings, account: &account, secret, ticket: None, name: &account.slot_name };
+    let tickets_background =
+        Threaded { settings, account: &account, secret, ticket: Some(kind), name: &ticket.slot_name };
+    let tickets = TicketWiring { ticket: &ticket, background: &tickets_background };
+    with_tickets(settings, &account, secret, warn, quota_warn, &background, &tickets, job)
+}
+
+/// What a ticket of an account is kept under, derived on each lookup.
+struct TicketSlot {
+    kind: TicketKind,
+    keys: Keys,
+    slot_name: String,
+    local: Arc<LocalSlot>,
+    policy: Policy,
+    machine_name: String,
+}
+
+impl TicketSlot {
+    fn new(settings: &Settings, account: &Account, kind: TicketKind) -> Result<TicketSlot, WeixinError> {
         let keys = Keys::new(&kind.key(&account.base_key)?, false);
         let slot_name = pool_and_key(settings, &keys);
         let local = LOCAL_TOKENS.lock().slot(MAX_ACCOUNTS, &slot_name);
@@ -167,21 +199,46 @@ pub fn with_ticket_service<T>(
         // once: its lock is held for three requests.
         let policy =
             Policy::new(settings.refresh_margin, settings.local_cache_ttl, settings.token_http.timeout * 3, false);
-        let store = store(settings, &keys);
-        let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind };
-        let machine_name = machine_name(&slot_name, appid, &account.upstream_id);
-        let machine = MachineFile { name: &machine_name };
+        let machine_name = machine_name(&slot_name, &account.appid, &account.upstream_id);
+        Ok(TicketSlot { kind, keys, slot_name, local, policy, machine_name })
+    }
+}
+
+/// A ticket's slot and where its due replacements go.
+struct TicketWiring<'a> {
+    ticket: &'a TicketSlot,
+    background: &'a dyn BackgroundRefresh,
+}
+
+/// The ticket service of `tickets` over the account's token service, for `job`.
+#[allow(clippy::too_many_arguments)]
+fn with_tickets<T>(
+    settings: &Settings,
+    account: &Account,
+    secret: &Secret,
+    warn: &dyn Fn(&WeixinError),
+    quota_warn: &dyn Fn(&str),
+    background: &dyn BackgroundRefresh,
+    tickets: &TicketWiring,
+    job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
+) -> Result<T, WeixinError> {
+    with_account(settings, account, secret, warn, quota_warn, background, |tokens, counting| {
+        let ticket = tickets.ticket;
+        let store = store(settings, &ticket.keys);
+        let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind: ticket.kind };
+        let machine = MachineFile { name: &ticket.machine_name };
         let service = TokenService {
             store: &store,
             machine: Some(&machine),
+            background: tickets.background,
             upstream: &Counted { inner: &api, quota: counting, endpoint: Endpoint::of_ticket },
             clock: &SystemClock,
-            local: &local,
-            keys: &keys,
-            appid,
+            local: &ticket.local,
+            keys: &ticket.keys,
+            appid: &account.appid,
             secret,
             upstream_id: &account.upstream_id,
-            policy: &policy,
+            policy: &ticket.policy,
             warn,
         };
         job(&service)
@@ -189,14 +246,15 @@ pub fn with_ticket_service<T>(
 }
 
 /// The account's token service (memcached, WeChat, the daily count, the
-/// local slot) and its daily count, for `job`; errors come back with the
-/// secret masked.
+/// local slot, where due tokens are replaced) and its daily count, for
+/// `job`; errors come back with the secret masked.
 fn with_account<T>(
     settings: &Settings,
     account: &Account,
     secret: &Secret,
     warn: &dyn Fn(&WeixinError),
     quota_warn: &dyn Fn(&str),
+    background: &dyn BackgroundRefresh,
     job: impl FnOnce(&TokenService, &Quota) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let store = store(settings, &account.keys);
@@ -205,8 +263,95 @@ fn with_account<T>(
     let counting = counting(settings, &counters, quota_warn);
     let upstream = Counted { inner: &api, quota: &counting, endpoint: Endpoint::of_token };
     let machine = MachineFile { name: &account.machine_name };
-    let service = token_service(account, &store, &upstream, &machine, secret, warn);
+    let service = token_service(account, &store, &upstream, &machine, background, secret, warn);
     job(&service, &counting).map_err(|e| e.redact(secret.expose()))
+}
+
+/// An account's `BackgroundRefresh`: a thread of this process
+/// (`background`) that wires the token (or ticket) service again from its
+/// own copies of the settings, the account and the secret, and finishes
+/// the job there.
+struct Threaded<'a> {
+    settings: &'a Settings,
+    account: &'a Account,
+    secret: &'a Secret<'a>,
+    /// `None`: the account's token; else that ticket.
+    ticket: Option<TicketKind>,
+    /// The slot's: one replacement per name runs in a process.
+    name: &'a str,
+}
+
+impl BackgroundRefresh for Threaded<'_> {
+    fn running(&self) -> bool {
+        background::running(self.name)
+    }
+
+    fn start(&self, job: AheadJob) -> Handoff {
+        let owned = Replacement {
+            settings: self.settings.clone(),
+            account: self.account.clone(),
+            secret: Secret::new(self.secret.expose()),
+            ticket: self.ticket,
+        };
+        let theirs = job.clone();
+        match background::start(self.name, move || owned.finish(theirs)) {
+            Ok(()) => Handoff::Started,
+            Err(Refused::Running) => Handoff::Running(job),
+            Err(Refused::NoThread) => Handoff::Cannot(job),
+        }
+    }
+}
+
+/// What a thread needs to finish a replacement: owned copies (the secret
+/// stays a `Secret`).
+struct Replacement {
+    settings: Settings,
+    account: Account,
+    secret: Secret<'static>,
+    ticket: Option<TicketKind>,
+}
+
+impl Replacement {
+    /// Wires the service as a lookup does, except that anything due is
+    /// replaced right here (this thread keeps nobody waiting), and finishes
+    /// `job`. Warnings are left for the next lookup on a PHP thread, free of
+    /// the secret.
+    fn finish(self, job: AheadJob) {
+        let Replacement { settings, account, secret, ticket } = self;
+        let what = match ticket {
+            None => format!("the token under {}", account.keys.token),
+            Some(kind) => format!("the {} ticket of {}", kind.name(), account.appid),
+        };
+        let warn = |error: &WeixinError| {
+            let message = error.clone().redact(secret.expose()).message;
+            background::leave_warning(format!("while {what} was replaced in the background: {message}"));
+        };
+        let quota_warn = |message: &str| background::leave_warning(secret::redact(message, secret.expose()));
+        let _ = match ticket {
+            None => with_account(&settings, &account, &secret, &warn, &quota_warn, &Inline, |tokens, _| {
+                tokens.finish_ahead(job);
+                Ok(())
+            }),
+            Some(kind) => TicketSlot::new(&settings, &account, kind).and_then(|slot| {
+                let tickets = TicketWiring { ticket: &slot, background: &Inline };
+                with_tickets(&settings, &account, &secret, &warn, &quota_warn, &Inline, &tickets, |tickets| {
+                    tickets.finish_ahead(job);
+                    Ok(())
+                })
+            }),
+        };
+    }
+}
+
+/// Waits for this process's threads replacing due tokens to end: at the
+/// module's shutdown (each is bounded by its own timeouts).
+pub fn wait_for_background() {
+    background::wait_for_all();
+}
+
+/// Warnings this process's threads left, for a PHP thread to raise (each once).
+pub fn background_warnings() -> Vec<String> {
+    background::take_warnings()
 }
 
 fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
@@ -244,6 +389,7 @@ fn token_service<'a>(
     store: &'a Memcached<'a>,
     upstream: &'a dyn Upstream,
     machine: &'a MachineFile<'a>,
+    background: &'a dyn BackgroundRefresh,
     secret: &'a Secret<'a>,
     warn: &'a dyn Fn(&WeixinError),
 ) -> TokenService<'a> {
@@ -251,6 +397,7 @@ fn token_service<'a>(
         store,
         upstream,
         machine: Some(machine),
+        background,
         clock: &SystemClock,
         local: &account.local,
         keys: &account.keys,

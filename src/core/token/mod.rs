@@ -13,9 +13,11 @@
 //!   with the credentials and upstream, so only processes that would fail
 //!   the same way report it.
 //! * **Refresh ahead.** A token is due `refresh_margin` seconds before it
-//!   expires. The first process to see it due takes the lock and replaces
-//!   it; the others keep using the current token and never wait. A failed
+//!   expires. The first process to see it due takes the lock and hands the
+//!   replacement to a `BackgroundRefresh` (a thread of its own): it, and
+//!   everyone else, keep using the current token and never wait. A failed
 //!   refresh leaves a marker that spaces out the next refreshes-ahead only.
+//!   Only a lookup with nothing valid to serve waits for WeChat.
 //! * **Process-local cache.** A process reuses a token for up to
 //!   `local_cache_ttl` seconds without asking memcached, never past its
 //!   refresh point.
@@ -54,7 +56,7 @@ pub use keys::{make_key, Keys, LONGEST_SUFFIX};
 pub use local::{LocalCache, LocalSlot};
 pub use policy::Policy;
 pub use ports::{
-    Age, Clock, FetchedToken, MachineShare, SharedStore, Sighting, StoreError, StoreFault, SystemClock, TokenKind,
-    Upstream,
+    Age, BackgroundRefresh, Clock, FetchedToken, Handoff, Inline, MachineShare, SharedStore, Sighting, StoreError,
+    StoreFault, SystemClock, TokenKind, Upstream,
 };
-pub use rules::TokenService;
+pub use rules::{AheadJob, TokenService};

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::keys::Keys;
+use super::rules::AheadJob;
 use crate::error::WeixinError;
 use crate::secret::Secret;
 
@@ -123,6 +124,45 @@ pub struct FetchedToken {
 /// Where new tokens come from: WeChat in production, a script in unit tests.
 pub trait Upstream {
     fn fetch(&self, appid: &str, secret: &Secret, kind: TokenKind) -> Result<FetchedToken, WeixinError>;
+}
+
+/// Where the replacement of a due token is finished once this process won
+/// its lock (or, without memcached, once it chose to ask): off the caller's
+/// path, on a thread of this process, so that the request that found the
+/// token due is not kept waiting for WeChat. One adapter per token (or
+/// ticket) key; unit tests keep the jobs and finish them when they like.
+pub trait BackgroundRefresh {
+    /// Whether a replacement of this key is being finished off the path in
+    /// this process now: then nobody else here starts one.
+    fn running(&self) -> bool;
+    /// Takes `job`, which `TokenService::finish_ahead` finishes elsewhere.
+    fn start(&self, job: AheadJob) -> Handoff;
+}
+
+/// What became of a job handed to a [`BackgroundRefresh`].
+pub enum Handoff {
+    /// It is being finished elsewhere.
+    Started,
+    /// Another replacement of this key runs in this process: the job is
+    /// given back, to be dropped (its lock released).
+    Running(AheadJob),
+    /// It cannot be finished elsewhere (no thread could be started): the
+    /// caller finishes it itself, as every refresh-ahead did before.
+    Cannot(AheadJob),
+}
+
+/// Finishing a job right where it is handed over: the caller waits for
+/// WeChat. What a thread that is itself finishing a job uses (it has
+/// nobody to keep waiting), and the fallback when no thread can start.
+pub struct Inline;
+
+impl BackgroundRefresh for Inline {
+    fn running(&self) -> bool {
+        false
+    }
+    fn start(&self, job: AheadJob) -> Handoff {
+        Handoff::Cannot(job)
+    }
 }
 
 /// This process's clock, in seconds, and sleeping. Only durations count:

@@ -8,7 +8,10 @@ use super::keys::Keys;
 use super::local::{Held, LocalSlot, Origin};
 use super::lock::{self, Failure, LockValue};
 use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE, STABLE_END_GUARD};
-use super::ports::{Clock, FetchedToken, MachineShare, SharedStore, StoreError, StoreFault, TokenKind, Upstream};
+use super::ports::{
+    BackgroundRefresh, Clock, FetchedToken, Handoff, MachineShare, SharedStore, StoreError, StoreFault, TokenKind,
+    Upstream,
+};
 use crate::error::WeixinError;
 use crate::secret::Secret;
 use crate::stats;
@@ -35,12 +38,36 @@ enum Lock {
     Failed(WeixinError),
 }
 
+/// The replacement of a due token, handed by the lookup that found it due
+/// to whoever finishes it (`TokenService::finish_ahead`), usually a thread
+/// of this process (`BackgroundRefresh`).
+#[derive(Clone, Debug)]
+pub struct AheadJob {
+    work: AheadWork,
+    /// The token being replaced: served meanwhile, and again if WeChat fails.
+    current: Entry,
+    /// When the lookup found it due (this process's clock).
+    seen_at: f64,
+}
+
+#[derive(Clone, Debug)]
+enum AheadWork {
+    /// This process holds the lock (its value): fetch, publish, release;
+    /// or leave a marker that spaces the retries.
+    Shared { lock: String },
+    /// memcached is unreachable or full: the stable token, for this
+    /// process (and the machine's others), as a lookup would ask for it.
+    Degraded,
+}
+
 /// One token lookup: which token, where, how.
 pub struct TokenService<'a> {
     pub store: &'a dyn SharedStore,
     pub upstream: &'a dyn Upstream,
     /// The other processes of this machine, while memcached is away.
     pub machine: Option<&'a dyn MachineShare>,
+    /// Where a due token's replacement is finished: off this lookup's path.
+    pub background: &'a dyn BackgroundRefresh,
     pub clock: &'a dyn Clock,
     /// The token this process holds for this memcached pool and key.
     pub local: &'a LocalSlot,
@@ -124,9 +151,13 @@ impl TokenService<'_> {
         }
     }
 
-    /// A due token: the lock's winner replaces it, everyone else (and the
-    /// winner, if WeChat fails) keeps serving it.
+    /// A due token: the lock's winner has it replaced off its path (a
+    /// thread of its process), and everyone, the winner included, keeps
+    /// serving it until the new one is published.
     fn refresh_ahead(&self, current: Entry, now: f64) -> String {
+        if self.background.running() {
+            return current.token;
+        }
         let lock = match self.try_lock(Purpose::Ahead) {
             Ok(Lock::Acquired(lock)) => lock,
             Ok(_) => return current.token,
@@ -135,17 +166,62 @@ impl TokenService<'_> {
                 return current.token;
             }
         };
-        // Replaced meanwhile, or not due after all (a record memcached
-        // could not show a moment ago).
-        if let Some(token) = self.published_meanwhile(&lock, |e| e.token != current.token || now < e.refresh_at) {
-            return token;
+        self.hand_off(AheadJob { work: AheadWork::Shared { lock }, current, seen_at: now })
+    }
+
+    /// Hands `job` to the background; the token to serve now: the current
+    /// one, unless the job had to be finished here.
+    fn hand_off(&self, job: AheadJob) -> String {
+        let current = job.current.token.clone();
+        match self.background.start(job) {
+            Handoff::Started => current,
+            Handoff::Running(job) => {
+                if let AheadWork::Shared { lock } = &job.work {
+                    self.release(lock);
+                }
+                current
+            }
+            Handoff::Cannot(job) => self.finish_ahead(job),
         }
-        match self.fetch_and_publish(&lock, None, Some(&current.token)) {
-            Ok(entry) => entry.token,
-            Err(error) => {
-                let spacing = retry_spacing(current.expires_at - now);
-                self.record_failure(Failure::Ahead, &error, spacing);
-                current.token
+    }
+
+    /// Replaces a due token as `job` says, wherever it runs: under the lock
+    /// the lookup won (a token published meanwhile is taken instead; a
+    /// failure leaves a marker that spaces the retries), or without
+    /// memcached (a failure spaces this process's retries). The token to
+    /// serve: the new one, or the current one if WeChat failed. Nothing is
+    /// thrown: the current token is still valid.
+    pub fn finish_ahead(&self, job: AheadJob) -> String {
+        let AheadJob { work, current, seen_at } = job;
+        match work {
+            AheadWork::Shared { lock } => {
+                // Replaced meanwhile, or not due after all (a record
+                // memcached could not show a moment ago).
+                let replaced = |e: &Entry| e.token != current.token || seen_at < e.refresh_at;
+                if let Some(token) = self.published_meanwhile(&lock, replaced) {
+                    return token;
+                }
+                match self.fetch_and_publish(&lock, None, Some(&current.token)) {
+                    Ok(entry) => entry.token,
+                    Err(error) => {
+                        let spacing = retry_spacing(current.expires_at - self.clock.now());
+                        self.record_failure(Failure::Ahead, &error, spacing);
+                        current.token
+                    }
+                }
+            }
+            AheadWork::Degraded => {
+                let now = self.clock.now();
+                match self.fetch_degraded(now, None) {
+                    Ok(entry) => {
+                        self.local.put(entry.clone(), now, Origin::Degraded);
+                        entry.token
+                    }
+                    Err(_) => {
+                        self.local.state().retry_after = now + f64::from(retry_spacing(current.expires_at - now));
+                        current.token
+                    }
+                }
             }
         }
     }
@@ -437,26 +513,17 @@ impl TokenService<'_> {
     /// alike and which invalidates no other token.
     fn degraded(&self, error: StoreError, now: f64) -> Result<String, WeixinError> {
         (self.warn)(&error.into());
-        let held = self.local.held().filter(|h| now < h.entry.expires_at);
-        if let Some(held) = &held {
-            if now < held.entry.refresh_at || now < self.local.state().retry_after {
+        if let Some(held) = self.local.held().filter(|h| now < h.entry.expires_at) {
+            if now < held.entry.refresh_at || now < self.local.state().retry_after || self.background.running() {
                 stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
-                return Ok(held.entry.token.clone());
+                return Ok(held.entry.token);
             }
+            // Due: replaced off this lookup's path, served meanwhile.
+            return Ok(self.hand_off(AheadJob { work: AheadWork::Degraded, current: held.entry, seen_at: now }));
         }
-        match self.fetch_degraded(now, None) {
-            Ok(entry) => {
-                self.local.put(entry.clone(), now, Origin::Degraded);
-                Ok(entry.token)
-            }
-            Err(fetch_error) => match held {
-                Some(held) => {
-                    self.local.state().retry_after = now + f64::from(retry_spacing(held.entry.expires_at - now));
-                    Ok(held.entry.token)
-                }
-                None => Err(fetch_error),
-            },
-        }
+        let entry = self.fetch_degraded(now, None)?;
+        self.local.put(entry.clone(), now, Origin::Degraded);
+        Ok(entry.token)
     }
 
     /// `refresh` without memcached: a held token other than the bad one,

@@ -244,6 +244,9 @@ fn service<'a>(
         store,
         upstream: &world.upstream,
         machine: None,
+        // As every refresh-ahead was before: finished by the lookup itself.
+        // Tests of the hand-off use `Deferred`.
+        background: &Inline,
         clock: &world.clock,
         local: &world.local,
         keys: leak(Keys::new("k", stable)),
@@ -978,4 +981,182 @@ fn classic_a_token_seen_between_its_two_writes_is_not_replaced_again() {
     }));
     assert_eq!(reader.token().unwrap(), "T1");
     assert_eq!(world.upstream.calls.get(), 1, "found whole after winning the lock: not fetched again");
+}
+
+// Zero-wait rotation: a due token's replacement is handed off the lookup's
+// path. `Deferred` keeps the jobs; a test finishes them when it likes, as
+// the thread would, and sees what every lookup did meanwhile.
+
+/// A `BackgroundRefresh` that keeps the jobs handed to it until `run`.
+#[derive(Default)]
+struct Deferred {
+    jobs: RefCell<Vec<AheadJob>>,
+    /// `start` finds another replacement of the key running (a sibling
+    /// thread started one since this lookup's `running()`).
+    raced: Cell<bool>,
+}
+
+impl BackgroundRefresh for Deferred {
+    fn running(&self) -> bool {
+        !self.jobs.borrow().is_empty()
+    }
+    fn start(&self, job: AheadJob) -> Handoff {
+        if self.raced.get() {
+            return Handoff::Running(job);
+        }
+        self.jobs.borrow_mut().push(job);
+        Handoff::Started
+    }
+}
+
+impl Deferred {
+    /// The thread runs: every job kept is finished by `svc`; the tokens
+    /// they ended with.
+    fn run(&self, svc: &TokenService) -> Vec<String> {
+        self.jobs.take().into_iter().map(|job| svc.finish_ahead(job)).collect()
+    }
+    fn kept(&self) -> usize {
+        self.jobs.borrow().len()
+    }
+}
+
+#[test]
+fn a_due_token_is_served_at_once_and_replaced_off_the_lookups_path_under_the_lock() {
+    setup!(world, store, svc);
+    let background = Deferred::default();
+    let svc = TokenService { background: &background, ..svc };
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(background.kept(), 0, "a cold start is not handed off: there is nothing to serve");
+    world.clock.advance(6900.0);
+    let before = world.clock.now();
+    assert_eq!(svc.token().unwrap(), "T1", "the lookup that finds it due gets the current token");
+    assert_eq!(world.clock.now(), before, "and did not wait");
+    assert_eq!((world.upstream.calls.get(), background.kept()), (1, 1), "WeChat is asked off the path");
+    assert!(store.value("k:lock").unwrap().starts_with("wx2 fetch "), "under the fleet's lock");
+    // Meanwhile this process, its other threads and the other processes
+    // serve the current token; none tries to replace it.
+    let adds = store.adds.get();
+    assert_eq!(svc.token().unwrap(), "T1");
+    let other = TokenService { background: &Inline, ..other_process(&svc) };
+    assert_eq!(other.token().unwrap(), "T1");
+    assert_eq!((store.adds.get(), world.upstream.calls.get(), background.kept()), (adds, 1, 1));
+    // The thread runs: published for everyone, the lock released, kept here.
+    assert_eq!(background.run(&svc), ["T2"]);
+    assert_eq!(store.value("k").as_deref(), Some("T2"));
+    assert!(store.value("k:meta").unwrap().ends_with(" T2"));
+    assert_eq!(store.value("k:lock"), None);
+    let gets = store.gets.get();
+    assert_eq!(svc.token().unwrap(), "T2");
+    assert_eq!(store.gets.get(), gets, "from this process's cache");
+    assert_eq!(other.token().unwrap(), "T2");
+    assert_eq!((world.upstream.calls.get(), world.warnings.get()), (2, 0));
+}
+
+#[test]
+fn a_failed_background_refresh_serves_the_current_token_and_leaves_a_marker_that_spaces_the_retries() {
+    setup!(world, store, svc);
+    let background = Deferred::default();
+    let svc = TokenService { background: &background, ..svc };
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.upstream.failing.set(true);
+    world.clock.advance(6900.0);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(background.run(&svc), ["T1"], "WeChat failed: the current token");
+    assert!(store.value("k:lock").unwrap().starts_with("wx2 fail ahead "));
+    // 240 s left: retries 24 s apart. Nobody is handed another job before.
+    for _ in 0..20 {
+        world.clock.advance(1.0);
+        assert_eq!(svc.token().unwrap(), "T1");
+        assert_eq!(other_process(&svc).token().unwrap(), "T1");
+    }
+    assert_eq!((background.kept(), world.upstream.calls.get()), (0, 2));
+    world.clock.advance(5.0);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(background.kept(), 1, "the marker lapsed: one more try");
+    world.upstream.failing.set(false);
+    assert_eq!(background.run(&svc), ["T3"]);
+    assert_eq!(other_process(&svc).token().unwrap(), "T3");
+    assert_eq!(world.warnings.get(), 0, "nobody sees anything of WeChat's failure");
+}
+
+#[test]
+fn only_lookups_with_nothing_valid_to_serve_wait_for_wechat() {
+    setup!(world, store, svc);
+    let background = Deferred::default();
+    let svc = TokenService { background: &background, ..svc };
+    assert_eq!(svc.token().unwrap(), "T1", "a cold start waits");
+    // Past its serving time (nobody replaced it): this lookup waits.
+    world.clock.advance(7141.0);
+    assert_eq!(svc.token().unwrap(), "T2");
+    // An API refused the token: the caller needs the new one.
+    assert_eq!(svc.refresh("T2").unwrap(), "T3");
+    assert_eq!((background.kept(), world.upstream.calls.get()), (0, 3));
+}
+
+#[test]
+fn a_replacement_already_running_in_this_process_keeps_the_lock_for_itself() {
+    setup!(world, store, svc);
+    let background = Deferred::default();
+    let svc = TokenService { background: &background, ..svc };
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.clock.advance(6900.0);
+    background.raced.set(true);
+    assert_eq!(svc.token().unwrap(), "T1");
+    assert_eq!(store.value("k:lock"), None, "the lock won in vain is given back");
+    assert_eq!(world.upstream.calls.get(), 1);
+}
+
+#[test]
+fn without_a_thread_the_lookup_replaces_the_token_itself() {
+    // `Inline`: what a thread finishing a job uses, and the fallback when
+    // none can start (today's refresh ahead).
+    setup!(world, store, svc);
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.clock.advance(6900.0);
+    assert_eq!(svc.token().unwrap(), "T2");
+    assert_eq!(store.value("k:lock"), None);
+}
+
+#[test]
+fn without_memcached_a_due_token_is_replaced_off_the_path_too() {
+    setup!(world, store, svc);
+    let background = Deferred::default();
+    let wechat = StableLife { clock: &world.clock, lifetime: 7200.0, current: RefCell::default(), calls: Cell::new(0) };
+    let svc = TokenService { background: &background, upstream: &wechat, ..svc };
+    store.down.set(true);
+    assert_eq!(svc.token().unwrap(), "S1", "nothing held: this lookup waits");
+    assert_eq!(background.kept(), 0);
+    // Due 300 s before its end: served at once, asked for off the path.
+    world.clock.advance(6901.0);
+    let before = world.clock.now();
+    assert_eq!(svc.token().unwrap(), "S1");
+    assert_eq!((world.clock.now(), background.kept(), wechat.calls.get()), (before, 1, 1));
+    assert_eq!(svc.token().unwrap(), "S1");
+    assert_eq!(background.kept(), 1, "one replacement at a time");
+    // WeChat gives the same stable token, with the life it has left: held
+    // until its end, not asked for again meanwhile.
+    assert_eq!(background.run(&svc), ["S1"]);
+    assert_eq!(wechat.calls.get(), 2);
+    world.clock.advance(200.0);
+    assert_eq!(svc.token().unwrap(), "S1");
+    assert_eq!(background.kept(), 0);
+    // Past its serving time, a lookup waits for its death and the next one.
+    world.clock.advance(100.0);
+    assert_eq!(svc.token().unwrap(), "S3");
+}
+
+#[test]
+fn classic_a_due_token_is_replaced_off_the_path() {
+    setup!(world, store, svc);
+    store.untold.set(true);
+    let background = Deferred::default();
+    let svc = TokenService { background: &background, ..with_policy(svc, 300, 0) };
+    assert_eq!(svc.token().unwrap(), "T1");
+    world.clock.advance(6901.0); // the record is gone: due
+    let reader = other_process(&svc);
+    assert_eq!(reader.token().unwrap(), "T1");
+    assert_eq!((background.kept(), world.upstream.calls.get()), (1, 1));
+    assert_eq!(background.run(&reader), ["T2"]);
+    assert_eq!(other_process(&svc).token().unwrap(), "T2");
+    assert_eq!(world.upstream.calls.get(), 2);
 }
