@@ -12,6 +12,9 @@
  *   raw-get    Memcache::get on one persistent PECL connection (a memcached round trip from PHP)
  *   raw-get-twemproxy   the same through twemproxy
  *   memory     RSS and Zend heap before and after ITERATIONS constructions
+ *   rotation   php bench.php rotation SECONDS APPID: a daemon constructing every 5 ms
+ *              for SECONDS after a cold start (not counted), across the token's
+ *              rotations: the longest construction and p99.9 (ms), the tokens seen
  * Environment: BENCH_MEMCACHED (host:port), BENCH_API (stand-in URL), BENCH_TWEMPROXY
  * (host:port, for raw-get-twemproxy).
  */
@@ -71,6 +74,23 @@ switch ($variant) {
         gc_collect_cycles();
         echo json_encode(['ns' => $ns, 'rss_before_kib' => $before['rss'], 'rss_after_kib' => rss_kib(),
             'heap_before' => $before['heap'], 'heap_after' => memory_get_usage()]), "\n";
+        exit;
+    case 'rotation':
+        $appid = $argv[3];
+        $first = new class_weixin($appid, APPSECRET); // the cold start: it waits for WeChat
+        $tokens = [$first->access_token => 1];
+        $times = [];
+        $end = hrtime(true) + (int) ($n * 1e9);
+        while (hrtime(true) < $end) {
+            $start = hrtime(true);
+            $o = new class_weixin($appid, APPSECRET);
+            $times[] = hrtime(true) - $start;
+            $tokens[$o->access_token] = 1;
+            usleep(5000);
+        }
+        sort($times);
+        echo json_encode(['ns' => end($times), 'constructions' => count($times), 'max_ms' => end($times) / 1e6,
+            'p999_ms' => $times[max(0, (int) ceil(0.999 * count($times)) - 1)] / 1e6, 'tokens' => count($tokens)]), "\n";
         exit;
     default:
         fwrite(STDERR, "unknown variant $variant\n");

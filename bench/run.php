@@ -89,6 +89,46 @@ foreach ($pages as $name => [$source, $ini]) {
     fpm_stop($site);
 }
 
+// Rotations: tokens of 10 s due after 5 s (weixin.refresh_margin=5), the
+// stand-in answering token requests in 1 s, each build measured on an
+// account of its own, over 13 s after its cold start: two rotations. A CLI
+// daemon constructs every 5 ms; php-fpm (4 workers, nginx) serves a page
+// that constructs the class to wrk (8 connections), beside the floor page
+// loaded the same way in the same run.
+const ROTATION_SECONDS = 13;
+function standin_admin(string $op, array $query): array
+{
+    return json_decode((string) file_get_contents(getenv('BENCH_API') . "/__admin/$op?" . http_build_query($query)), true);
+}
+function rotation_account(): string
+{
+    $appid = 'wxrot' . bin2hex(random_bytes(6)) . '0';
+    standin_admin('reset', ['appid' => $appid]);
+    standin_admin('configure', ['appid' => $appid, 'expires_in' => 10, 'delay_ms' => 1000]);
+    return $appid;
+}
+$rotationIni = ['weixin.cache_key' => 'rot_{appid}', 'weixin.refresh_margin' => '5'];
+$rotationBuilds = ['extension' => $withExt + $rotationIni];
+if ($against) {
+    $rotationBuilds['before'] = ['extension' => $against] + $common + $rotationIni;
+}
+$rotation = [];
+foreach ($rotationBuilds as $name => $ini) {
+    $appid = rotation_account();
+    $rotation[$name]['cli'] = php_run($ini, ['rotation', (string) ROTATION_SECONDS, $appid])
+        + ['rotations' => standin_admin('stats', ['appid' => $appid])['token_calls'] - 1];
+}
+foreach ($rotationBuilds + ['floor' => ['extension' => $ext] + $common] as $name => $ini) {
+    $appid = rotation_account();
+    $source = $name === 'floor' ? "<?php echo 'x';"
+        : "<?php echo (new class_weixin('$appid', '0123456789abcdef0123456789abcdef'))->access_token;";
+    $site = fpm_start($source, $ini, 4);
+    file_get_contents($site['url']); // the cold start (one request waits for WeChat): not measured
+    $rotation[$name]['fpm'] = wrk_run($site['url'], 8, ROTATION_SECONDS)
+        + ['rotations' => standin_admin('stats', ['appid' => $appid])['token_calls'] - 1];
+    fpm_stop($site);
+}
+
 $memory = php_run($withExt, ['memory', '1000000']);
 
 // The report.
@@ -144,6 +184,23 @@ foreach ($fpm as $name => $r) {
 }
 printf("\nThroughput ratio: extension / baseline = %.2f×; extension / floor page = %.2f×.\n\n",
     $fpm['extension']['rps'] / $fpm['legacy']['rps'], $fpm['extension']['rps'] / $fpm['floor']['rps']);
+echo "Rotations: 10-s tokens due after 5 s, the stand-in answering token requests in 1 s, ", ROTATION_SECONDS,
+    " s after a cold start (not measured). CLI: a daemon constructing every 5 ms; php-fpm: 4 workers behind nginx,"
+    . " wrk 8 connections, the floor page loaded the same way in the same run:\n\n";
+echo "| build | rotations | CLI constructions | CLI longest ms | CLI p99.9 ms | php-fpm requests | php-fpm slowest ms | php-fpm p99.9 ms | failed |\n"
+    . "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+$rotationLabels = ['extension' => 'this build', 'before' => $against ? 'at `' . getenv('BENCH_AGAINST_REV') . '`' : '',
+    'floor' => "floor page (`<?php echo 'x';`)"];
+foreach ($rotation as $name => $r) {
+    $cli = $r['cli'] ?? null;
+    printf("| %s | %s | %s | %s | %s | %d | %.1f | %.1f | %d |\n", $rotationLabels[$name],
+        $cli ? "{$cli['rotations']} / {$r['fpm']['rotations']}" : '—', $cli ? $cli['constructions'] : '—',
+        $cli ? sprintf('%.2f', $cli['max_ms']) : '—', $cli ? sprintf('%.2f', $cli['p999_ms']) : '—',
+        $r['fpm']['requests'], $r['fpm']['max_ms'], $r['fpm']['p999_ms'], $r['fpm']['failed']);
+}
+printf("\nTargets: after the cold start no construction over 5 ms in the CLI loop (longest %.2f ms); no php-fpm request"
+    . " above the floor page's slowest plus 50 ms (%.1f ms against %.1f + 50).\n\n", $rotation['extension']['cli']['max_ms'],
+    $rotation['extension']['fpm']['max_ms'], $rotation['floor']['fpm']['max_ms']);
 printf("Memory over 1,000,000 warm constructions: RSS %+d KiB (%d → %d KiB), Zend heap %+d bytes (target: under 2 MiB RSS growth).\n",
     $memory['rss_after_kib'] - $memory['rss_before_kib'], $memory['rss_before_kib'], $memory['rss_after_kib'],
     $memory['heap_after'] - $memory['heap_before']);

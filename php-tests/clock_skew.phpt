@@ -52,9 +52,9 @@ foreach ($machines as $protocol => $machine) {
 // (8 s, due after 5 s: refresh_margin=3), for each skew and for two processes
 // with one clock (the baseline), without and with the process-local cache.
 // Every token served must be usable at that moment: the stand-in accepts it
-// (local_cache_ttl=0), or, with the local cache, it has not expired (its
-// expiry recorded when the stand-in issued it) and was not replaced more
-// than a second and a half ago (a process may keep a token for the moment
+// (local_cache_ttl=0) or replaced it a moment ago (below), or, with the
+// local cache, it has not expired (its expiry recorded when the stand-in
+// issued it) and was not replaced more than a second and a half ago (a process may keep a token for the moment
 // memcached's whole-second clock blurs; WeChat itself accepts a replaced
 // token for minutes, the stand-in not at all). And the two machines together
 // call WeChat no more often than the baseline, plus one. Over classic
@@ -94,6 +94,16 @@ while (mark_time($start) < 9.5) {
                 $verdict = 'exception ' . ($got['code'] ?? '?');
             } elseif ($pair['ttl'] === '0') {
                 $verdict = token_verdict($got['token']);
+                // The construction that finds a token due serves it while a
+                // thread replaces it: the stand-in refuses a replaced token at
+                // once, WeChat keeps it valid 5 minutes. Accepted, as below,
+                // for the moment memcached's whole-second clock blurs.
+                $replacedNow = $verdict !== 'ok' && $got['token'] === $pair['current']
+                    && stats($pair['appid'])['current_token'] !== $got['token'];
+                $replacedLately = $issued !== null && $issued['replaced'] !== null && $now - $issued['replaced'] <= 1.5;
+                if ($verdict !== 'ok' && ($replacedNow || $replacedLately)) {
+                    $verdict = 'ok';
+                }
             } elseif ($issued === null) {
                 $verdict = 'unknown token';
             } elseif ($now >= $issued['expires']) {

@@ -73,7 +73,9 @@ $failedRefresh = wait_for(function () use ($appid, $old, &$problems) {
 }, 8);
 echo "due token, WeChat failing: refresh attempted: ", $failedRefresh ? 'yes' : 'no', ", current token served throughout: ",
     $problems ? implode(', ', array_unique($problems)) : 'yes', "\n";
-$marker = get_raw("$key:lock");
+// The refresh runs on a thread of this process: its marker follows
+// WeChat's reply.
+$marker = wait_for(fn () => str_starts_with((string) ($m = get_raw("$key:lock")), 'wx2 fail ') ? $m : null) ?: get_raw("$key:lock");
 $ttl = memcached_ttl("$key:lock");
 echo "  marker: ", preg_match('/^wx2 fail ahead \d+ [0-9a-fA-F]{16} \S+ -1 /', (string) $marker) ? 'wx2 fail ahead <hold> <fingerprint> <id> -1 ...' : var_export($marker, true),
     ", kept 5 to 60 s: ", $ttl !== null && $ttl >= 4 && $ttl <= 60 ? 'yes' : var_export($ttl, true), "\n";
