@@ -508,13 +508,15 @@ impl TokenService<'_> {
     }
 
     /// memcached is unreachable or stores nothing: this process coordinates
-    /// with nobody. It serves what it holds and, when it holds nothing
-    /// usable, asks WeChat for the stable token, which every process gets
-    /// alike and which invalidates no other token.
+    /// with nobody. It serves what it holds (a due one is replaced off this
+    /// lookup's path) and, when it holds nothing usable, asks WeChat for the
+    /// stable token, which every process gets alike and which invalidates
+    /// no other token.
     fn degraded(&self, error: StoreError, now: f64) -> Result<String, WeixinError> {
         (self.warn)(&error.into());
         if let Some(held) = self.local.held().filter(|h| now < h.entry.expires_at) {
-            if now < held.entry.refresh_at || now < self.local.state().retry_after || self.background.running() {
+            let retry_after = self.local.state().retry_after;
+            if now < held.entry.refresh_at || now < retry_after || self.background.running() {
                 stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
                 return Ok(held.entry.token);
             }
