@@ -201,6 +201,35 @@ echo "killed with its replacement held (lock ", preg_match('/^wx2 fetch 7 \S+$/'
 proc_close($victim['process']);
 @unlink($victim['script']);
 
+// 7 (before 6, which leaves memcached to a stand-in it stops). Without
+// memcached (nothing listens on its port): the stable token, replaced off
+// the path too once due (WeChat gives the same one, with the life it has
+// left: it is then kept to its end).
+$appid = test_appid('zwdegraded');
+reset_account($appid, ['expires_in' => 60]);
+ini_set('weixin.memcache_servers', '127.0.0.1:' . free_port());
+$warnings = [];
+set_error_handler(function (int $type, string $message) use (&$warnings) {
+    $warnings[] = $message;
+    return true;
+});
+$first = (new class_weixin($appid, TEST_SECRET))->access_token; // nothing held: this one waits
+standin('/__admin/configure', ['appid' => $appid, 'hold' => 1]);
+$seen = construct_until($appid, fn () => stats($appid)['held'] >= 1);
+$during = constructions($appid, 50);
+$s = stats($appid);
+echo "without memcached: every construction got the current stable token: ", array_keys($seen) === [$first] && $during === [$first] ? 'yes' : 'no',
+    "; its replacement held meanwhile: ", $s['held'] === 1 && $s['hold_abandoned'] === 0 ? 'yes' : 'no',
+    "; stable token requests: {$s['stable_calls']}, plain: {$s['token_calls']}\n";
+standin('/__admin/release', ['appid' => $appid]);
+wait_for(fn () => stats($appid)['held'] === 0);
+$after = constructions($appid, 20);
+$s = stats($appid);
+echo "released: served: ", $after === [$first] ? 'the same stable token' : json_encode($after), ", current: ",
+    token_is_current($first) ? 'yes' : 'no', ", stable token requests: {$s['stable_calls']}, warnings: ", count($warnings),
+    preg_match('/memcached at 127\.0\.0\.1:\d+ failed/', $warnings[0] ?? '') ? ' (memcached at 127.0.0.1:<port> failed ...)' : '', "\n";
+restore_error_handler();
+
 // 6. Over classic commands (a memcached 1.4/1.5, in front of the same
 // memcached): the token is due once its record is gone; the same rotation.
 [$old_memcached, $old_port] = start_old_memcached(test_memcached_port());
@@ -222,6 +251,8 @@ WeChat back: the new token served: yes, token requests: 3, warnings raised: 1
 the script ended with its replacement held: yes; its process still there, the request still waited for: yes
 released: the process ended, exit 0; the replacement it waited for was published: yes, abandoned: 0, token requests: 2
 killed with its replacement held (lock wx2 fetch 7 <id>): its request abandoned; it had served: the current token; the others served the current token, then the new one: yes; token requests: 3
+without memcached: every construction got the current stable token: yes; its replacement held meanwhile: yes; stable token requests: 2, plain: 0
+released: served: the same stable token, current: yes, stable token requests: 2, warnings: 1 (memcached at 127.0.0.1:<port> failed ...)
 == classic
 due: its replacement asked for: yes, every construction got the current token: yes
 50 constructions while WeChat holds the request: the current token; the request still held, its client still waiting: yes; under the lock: yes; token requests: 2
