@@ -138,15 +138,22 @@ pub fn take_warnings() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc;
+    use std::sync::{mpsc, Mutex};
+
+    /// The registry is the process's: one of these tests at a time (another's
+    /// `wait_for_all` would join this one's threads).
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
     #[test]
     fn a_job_runs_on_a_thread_with_signals_blocked_and_one_per_name_at_a_time() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let (started, has_started) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
         let name = "pool|one-at-a-time";
         start(name, move || {
-            started.send((std::thread::current().name().map(str::to_string), signals::process_signals_blocked())).unwrap();
+            started
+                .send((std::thread::current().name().map(str::to_string), signals::process_signals_blocked()))
+                .unwrap();
             released.recv().unwrap();
         })
         .unwrap();
@@ -170,6 +177,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_job_is_caught_and_frees_its_name() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let name = "pool|panics";
         start(name, || panic!("in the job")).unwrap();
         wait_for_all();
@@ -177,6 +185,7 @@ mod tests {
         let (ran, done) = mpsc::channel();
         start(name, move || ran.send(()).unwrap()).unwrap();
         done.recv().unwrap();
+        wait_for_all();
     }
 
     #[test]
