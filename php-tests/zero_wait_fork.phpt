@@ -32,7 +32,10 @@ if ($pid === 0) {
     file_put_contents($file, json_encode(array_values(array_unique($tokens))));
     exit(0); // the module's shutdown: nothing of its own to wait for
 }
-$exited = wait_for(fn () => pcntl_waitpid($pid, $status, WNOHANG) === $pid, 30);
+$status = 0;
+$exited = wait_for(function () use ($pid, &$status) {
+    return pcntl_waitpid($pid, $status, WNOHANG) === $pid;
+}, 30);
 $s = stats($appid);
 $tokens = json_decode((string) file_get_contents($file), true);
 unlink($file);
