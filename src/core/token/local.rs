@@ -25,6 +25,9 @@ pub struct Held {
     pub entry: Entry,
     pub cached_at: f64,
     pub origin: Origin,
+    /// Due, and being replaced (by a thread of this process or by another
+    /// process): served until then without asking memcached again.
+    pub replaced_until: f64,
 }
 
 #[derive(Default)]
@@ -76,8 +79,22 @@ impl LocalSlot {
             }
             state.issued.push_back(entry.token.clone());
         }
-        state.held = Some(Held { entry, cached_at: now, origin });
+        state.held = Some(Held { entry, cached_at: now, origin, replaced_until: 0.0 });
         state.retry_after = 0.0;
+    }
+
+    /// `entry`, due, is being replaced: held (taken as this process's if it
+    /// holds another) and served without asking memcached until `until`.
+    pub fn being_replaced(&self, entry: &Entry, now: f64, until: f64) {
+        let known = self.state().held.as_ref().is_some_and(|h| h.entry.token == entry.token);
+        if !known {
+            self.put(entry.clone(), now, Origin::Shared);
+        }
+        if let Some(held) = self.state().held.as_mut().filter(|h| h.entry.token == entry.token) {
+            // Just seen in memcached.
+            held.cached_at = now;
+            held.replaced_until = until;
+        }
     }
 
     /// Whether this slot held `token` (one of its last `ISSUED_KEPT`).

@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// While a due token is being replaced, a process serves it from its cache
+/// and asks memcached for the new one at most this often (seconds): the
+/// fleet's lookups in that moment are not each a round trip or two.
+pub const LOOK_AGAIN_WHILE_REPLACED: f64 = 0.1;
+
 /// How long waiters report a failed cold fetch before someone tries again.
 pub const COLD_FAILURE_BACKOFF: u32 = 2;
 

@@ -7,7 +7,9 @@ use super::entry::{is_token, Entry};
 use super::keys::Keys;
 use super::local::{Held, LocalSlot, Origin};
 use super::lock::{self, Failure, LockValue};
-use super::policy::{Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE, STABLE_END_GUARD};
+use super::policy::{
+    Policy, COLD_FAILURE_BACKOFF, DEGRADED_CALLS_PER_MINUTE, LOOK_AGAIN_WHILE_REPLACED, STABLE_END_GUARD,
+};
 use super::ports::{
     BackgroundRefresh, Clock, FetchedToken, Handoff, MachineShare, SharedStore, StoreError, StoreFault, TokenKind,
     Upstream,
@@ -87,7 +89,12 @@ impl TokenService<'_> {
     pub fn token(&self) -> Result<String, WeixinError> {
         let now = self.clock.now();
         let ttl = self.policy.local_cache_ttl as f64;
-        let fresh = |h: &Held| h.origin == Origin::Shared && now < h.cached_at + ttl && now < h.entry.refresh_at;
+        // Not due yet, or due and being replaced (served a moment more).
+        let fresh = |h: &Held| {
+            h.origin == Origin::Shared
+                && now < h.cached_at + ttl
+                && (now < h.entry.refresh_at || (now < h.replaced_until && now < h.entry.expires_at))
+        };
         if let Some(token) = self.local.token_if(fresh) {
             stats::LOCAL_HITS.fetch_add(1, Ordering::Relaxed);
             return Ok(token);
@@ -156,11 +163,12 @@ impl TokenService<'_> {
     /// serving it until the new one is published.
     fn refresh_ahead(&self, current: Entry, now: f64) -> String {
         if self.background.running() {
-            return current.token;
+            return self.while_replaced(current, now);
         }
         let lock = match self.try_lock(Purpose::Ahead) {
             Ok(Lock::Acquired(lock)) => lock,
-            Ok(_) => return current.token,
+            // Another process replaces it (or failed to, moments ago).
+            Ok(_) => return self.while_replaced(current, now),
             Err(error) => {
                 (self.warn)(&error.into());
                 return current.token;
@@ -172,17 +180,30 @@ impl TokenService<'_> {
     /// Hands `job` to the background; the token to serve now: the current
     /// one, unless the job had to be finished here.
     fn hand_off(&self, job: AheadJob) -> String {
-        let current = job.current.token.clone();
+        let seen_at = job.seen_at;
+        let shared = matches!(job.work, AheadWork::Shared { .. });
+        let current = job.current.clone();
         match self.background.start(job) {
-            Handoff::Started => current,
+            Handoff::Started if shared => self.while_replaced(current, seen_at),
+            Handoff::Started => current.token,
             Handoff::Running(job) => {
                 if let AheadWork::Shared { lock } = &job.work {
                     self.release(lock);
                 }
-                current
+                current.token
             }
             Handoff::Cannot(job) => self.finish_ahead(job),
         }
+    }
+
+    /// `current`, due, is being replaced: served, and for a moment more
+    /// from this process's cache (memcached is asked for its replacement
+    /// at most every `LOOK_AGAIN_WHILE_REPLACED` seconds meanwhile).
+    fn while_replaced(&self, current: Entry, now: f64) -> String {
+        if self.policy.local_cache_ttl > 0 {
+            self.local.being_replaced(&current, now, now + LOOK_AGAIN_WHILE_REPLACED);
+        }
+        current.token
     }
 
     /// Replaces a due token as `job` says, wherever it runs: under the lock

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::entry::Entry;
 use super::local::LocalSlot;
 use super::lock;
+use super::policy::LOOK_AGAIN_WHILE_REPLACED;
 use super::*;
 use crate::error::WeixinError;
 use crate::secret::Secret;
@@ -444,7 +445,8 @@ fn a_due_token_is_replaced_once_while_others_keep_using_it() {
     assert_eq!(svc.token().unwrap(), "T1");
     assert_eq!(world.clock.now(), before, "did not wait");
     store.values.borrow_mut().remove("k:lock");
-    // Now this process wins and replaces it.
+    // A moment later it looks again, wins and replaces it.
+    world.clock.advance(LOOK_AGAIN_WHILE_REPLACED);
     assert_eq!(svc.token().unwrap(), "T2");
     assert_eq!(store.value("k").as_deref(), Some("T2"));
     assert_eq!(world.upstream.calls.get(), 2);
@@ -854,6 +856,7 @@ fn classic_legacy_tokens_are_served_and_replaced_at_once() {
     store.put("k:lock", &lock::fetching(7, "elsewhere"), 7);
     assert_eq!(svc.token().unwrap(), "LEGACY");
     store.values.borrow_mut().remove("k:lock");
+    world.clock.advance(LOOK_AGAIN_WHILE_REPLACED);
     assert_eq!(svc.token().unwrap(), "T1");
     assert_eq!(other_process(&svc).token().unwrap(), "T1");
     assert_eq!(world.upstream.calls.get(), 1);
@@ -1048,8 +1051,58 @@ fn a_due_token_is_served_at_once_and_replaced_off_the_lookups_path_under_the_loc
     let gets = store.gets.get();
     assert_eq!(svc.token().unwrap(), "T2");
     assert_eq!(store.gets.get(), gets, "from this process's cache");
+    // The other process looks again a moment later.
+    assert_eq!(other.token().unwrap(), "T1");
+    world.clock.advance(LOOK_AGAIN_WHILE_REPLACED);
     assert_eq!(other.token().unwrap(), "T2");
     assert_eq!((world.upstream.calls.get(), world.warnings.get()), (2, 0));
+}
+
+#[test]
+fn while_a_due_token_is_replaced_a_process_asks_memcached_for_the_new_one_only_now_and_then() {
+    setup!(world, store, svc);
+    let background = Deferred::default();
+    let replacing = TokenService { background: &background, ..other_process(&svc) };
+    let others: Vec<_> = (0..3).map(|_| TokenService { background: &Inline, ..other_process(&svc) }).collect();
+    assert_eq!(replacing.token().unwrap(), "T1");
+    for other in &others {
+        assert_eq!(other.token().unwrap(), "T1");
+    }
+    world.clock.advance(6900.0);
+    assert_eq!(replacing.token().unwrap(), "T1");
+    for other in &others {
+        assert_eq!(other.token().unwrap(), "T1", "the lock is held: served");
+    }
+    // For a moment: no round trip at all, in any of them.
+    let gets = store.gets.get();
+    for _ in 0..9 {
+        world.clock.advance(LOOK_AGAIN_WHILE_REPLACED / 10.0);
+        assert_eq!(replacing.token().unwrap(), "T1");
+        for other in &others {
+            assert_eq!(other.token().unwrap(), "T1");
+        }
+    }
+    assert_eq!(store.gets.get(), gets);
+    // Then each looks again, and takes the new token once published.
+    world.clock.advance(LOOK_AGAIN_WHILE_REPLACED / 10.0 + 0.001);
+    assert_eq!(others[0].token().unwrap(), "T1");
+    assert!(store.gets.get() > gets);
+    assert_eq!(background.run(&replacing), ["T2"]);
+    for other in &others[1..] {
+        assert_eq!(other.token().unwrap(), "T2");
+    }
+    world.clock.advance(LOOK_AGAIN_WHILE_REPLACED);
+    assert_eq!(others[0].token().unwrap(), "T2");
+    assert_eq!(world.upstream.calls.get(), 2);
+    // Without a local cache (weixin.local_cache_ttl=0) every lookup asks.
+    let asking = TokenService { background: &Inline, ..with_policy(other_process(&svc), 300, 0) };
+    world.clock.advance(6900.0);
+    store.put("k:lock", &lock::fetching(7, "elsewhere"), 7);
+    for _ in 0..2 {
+        let gets = store.gets.get();
+        assert_eq!(asking.token().unwrap(), "T2");
+        assert!(store.gets.get() > gets, "memcached asked");
+    }
 }
 
 #[test]
