@@ -20,7 +20,8 @@
 //!   Only a lookup with nothing valid to serve waits for WeChat.
 //! * **Process-local cache.** A process reuses a token for up to
 //!   `local_cache_ttl` seconds without asking memcached, never past its
-//!   refresh point.
+//!   refresh point, except while that token is being replaced: then it asks
+//!   memcached for the new one at most every `LOOK_AGAIN_WHILE_REPLACED`.
 //! * **memcached unreachable or full.** Nothing coordinates the fleet, so a
 //!   process that holds no usable token asks for the *stable* token, which
 //!   WeChat gives every caller alike and which invalidates no other token:
