@@ -395,19 +395,26 @@ mod tests {
         }
     }
 
+    /// A request head, read byte by byte up to its blank line (or the end).
+    fn read_head(socket: &mut std::net::TcpStream) -> Vec<u8> {
+        use std::io::Read;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        head
+    }
+
     /// A proxy on loopback that reads one request head, answers `reply` and
     /// hands back what it read.
     fn one_shot_proxy(reply: &'static str) -> (u16, std::thread::JoinHandle<String>) {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
-                head.push(byte[0]);
-            }
+            let head = read_head(&mut socket);
             socket.write_all(reply.as_bytes()).unwrap();
             String::from_utf8_lossy(&head).into_owned()
         });
@@ -517,16 +524,12 @@ mod tests {
     /// `status_and_headers` and `body` (chunked when the head says so);
     /// whether it could write it all (the client may drop the connection).
     fn one_shot_server(head: &'static str, body: Vec<u8>) -> (u16, std::thread::JoinHandle<bool>) {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let wrote = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().unwrap();
-            let mut seen = Vec::new();
-            let mut byte = [0u8; 1];
-            while !seen.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
-                seen.push(byte[0]);
-            }
+            read_head(&mut socket);
             let mut reply = head.as_bytes().to_vec();
             if head.contains("chunked") {
                 for piece in body.chunks(10_000) {

@@ -62,6 +62,9 @@ pub enum Inherited {
 struct Generation<T> {
     number: u64,
     state: Mutex<T>,
+    /// The generation it replaced (the parent's, in a child): never freed,
+    /// and kept reachable from here rather than lost.
+    _parent: *mut Generation<T>,
 }
 
 /// A `T` per process, starting from `T::default()` in each.
@@ -97,7 +100,7 @@ impl<T: Default> PerProcess<T> {
                     return &current.state;
                 }
             }
-            let fresh = Box::into_raw(Box::new(Generation { number, state: Mutex::new(T::default()) }));
+            let fresh = Box::into_raw(Box::new(Generation { number, state: Mutex::new(T::default()), _parent: seen }));
             match self.current.compare_exchange(seen, fresh, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     // SAFETY: as above; `fresh` is now published, so kept.
@@ -112,8 +115,9 @@ impl<T: Default> PerProcess<T> {
         }
     }
 
-    /// The parent's state, in the child. Its memory stays (a reference to
-    /// it may never be taken again, but freeing it is not worth proving).
+    /// The parent's state, in the child. Its memory stays, linked from the
+    /// child's (a reference to it may never be taken again, but freeing it
+    /// is not worth proving).
     fn leave(&self, old: &Generation<T>) {
         if let Inherited::Dropped = self.inherited {
             // Held at the fork by a thread that is gone: left as it is.
