@@ -4,7 +4,7 @@
 //! request, as E_WARNINGs that an error handler may take but not turn into
 //! the caller's exception.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use ext_php_rs::flags::ErrorType;
 
@@ -27,30 +27,28 @@ pub fn new_request() {
 /// memcached trouble (one warning per request at most) and the daily
 /// quota's warning. Both are collected and reported once the job is done,
 /// on this PHP thread, so that no PHP code (an error handler) runs in the
-/// middle of the token rules. The secret never appears in either. First,
-/// the warnings this process's background refreshes left (which cannot
-/// raise anything on their own threads) are raised, each once: those a
-/// refresh this job starts leaves come with a later lookup.
+/// middle of the token rules. The secret never appears in either. The
+/// second channel also brings the warnings this process's background
+/// refreshes of the account left (they cannot raise anything on their own
+/// threads), each once: those a refresh this job starts leaves come with
+/// a later lookup.
 pub(crate) fn with_warnings<T>(
     secret: &Secret,
     job: impl FnOnce(&dyn Fn(&WeixinError), &dyn Fn(&str)) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    for message in weixin_core::service::background_warnings() {
-        warning(&message);
-    }
     let memcached_trouble = Cell::new(None);
     let warn = |error: &WeixinError| {
         if !WARNED_THIS_REQUEST.replace(true) {
             memcached_trouble.set(Some(error.clone().redact(secret.expose()).message));
         }
     };
-    let quota_warning = Cell::new(None);
-    let quota_warn = |message: &str| quota_warning.set(Some(weixin_core::secret::redact(message, secret.expose())));
-    let outcome = job(&warn, &quota_warn);
+    let warnings = RefCell::new(Vec::new());
+    let also_warn = |message: &str| warnings.borrow_mut().push(weixin_core::secret::redact(message, secret.expose()));
+    let outcome = job(&warn, &also_warn);
     if let Some(message) = memcached_trouble.take() {
         warning(&message);
     }
-    if let Some(message) = quota_warning.take() {
+    for message in warnings.take() {
         warning(&message);
     }
     outcome

@@ -20,9 +20,9 @@
 //!   request's, memcached's), so that is how long a process can wait.
 //! * **Warnings** a thread has to give (memcached trouble, the daily
 //!   quota's) cannot be raised there: they are kept per process
-//!   ([`leave_warning`]) and taken, each once, by the next lookup on a PHP
-//!   thread ([`take_warnings`]). One check of an atomic flag when there are
-//!   none.
+//!   ([`leave_warning`]) and taken, each once, by the next lookup of the
+//!   same account on a PHP thread ([`take_warnings`]). One check of an
+//!   atomic flag when there are none.
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -107,32 +107,37 @@ pub fn wait_for_all() {
     }
 }
 
-/// Warnings left by this process's jobs; a child of fork() starts without
-/// (its parent raises them).
-static WARNINGS: PerProcess<Vec<String>> = PerProcess::new(Inherited::Dropped);
+/// Warnings left by this process's jobs, each with the account it is for;
+/// a child of fork() starts without (its parent raises them).
+static WARNINGS: PerProcess<Vec<(String, String)>> = PerProcess::new(Inherited::Dropped);
 /// Whether `WARNINGS` may hold any: the lookups' one check.
 static WARNINGS_LEFT: AtomicBool = AtomicBool::new(false);
-/// Warnings kept at most until a PHP thread takes them.
-const WARNINGS_KEPT: usize = 8;
+/// Warnings kept at most until PHP threads take them.
+const WARNINGS_KEPT: usize = 16;
 
-/// Leaves `message` (already free of any secret) for the next lookup on a
-/// PHP thread; the same message once.
-pub fn leave_warning(message: String) {
+/// Leaves `message` (already free of any secret) for the next lookup of
+/// the account `scope` names on a PHP thread (not another account's: on a
+/// host where one PHP serves several apps, each sees only its own); the
+/// same message once.
+pub fn leave_warning(scope: &str, message: String) {
     let mut warnings = WARNINGS.lock();
-    if warnings.len() < WARNINGS_KEPT && !warnings.contains(&message) {
-        warnings.push(message);
+    if warnings.len() < WARNINGS_KEPT && !warnings.iter().any(|(s, m)| s == scope && *m == message) {
+        warnings.push((scope.to_string(), message));
     }
     WARNINGS_LEFT.store(true, Ordering::Release);
 }
 
-/// The warnings left since the last call, each given once.
-pub fn take_warnings() -> Vec<String> {
+/// The warnings left for the account `scope` names since the last call,
+/// each given once.
+pub fn take_warnings(scope: &str) -> Vec<String> {
     if !WARNINGS_LEFT.load(Ordering::Acquire) {
         return Vec::new();
     }
     let mut warnings = WARNINGS.lock();
-    WARNINGS_LEFT.store(false, Ordering::Release);
-    std::mem::take(&mut *warnings)
+    let (theirs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *warnings).into_iter().partition(|(s, _)| s == scope);
+    WARNINGS_LEFT.store(!others.is_empty(), Ordering::Release);
+    *warnings = others;
+    theirs.into_iter().map(|(_, message)| message).collect()
 }
 
 #[cfg(test)]
@@ -189,16 +194,19 @@ mod tests {
     }
 
     #[test]
-    fn warnings_are_given_once_each() {
-        // Other tests of this process may leave none: this one owns them.
-        leave_warning("memcached at a failed".into());
-        leave_warning("memcached at a failed".into());
-        leave_warning("quota".into());
-        assert_eq!(take_warnings(), ["memcached at a failed", "quota"]);
-        assert!(take_warnings().is_empty());
-        for i in 0..20 {
-            leave_warning(format!("w{i}"));
+    fn warnings_are_given_once_each_to_their_account_only() {
+        // Other tests of this process leave none: this one owns them.
+        leave_warning("pool|a", "memcached at a failed".into());
+        leave_warning("pool|a", "memcached at a failed".into());
+        leave_warning("pool|b", "memcached at a failed".into());
+        leave_warning("pool|a", "quota".into());
+        assert!(take_warnings("pool|c").is_empty(), "another account's are not its");
+        assert_eq!(take_warnings("pool|a"), ["memcached at a failed", "quota"]);
+        assert!(take_warnings("pool|a").is_empty());
+        assert_eq!(take_warnings("pool|b"), ["memcached at a failed"]);
+        for i in 0..40 {
+            leave_warning("pool|a", format!("w{i}"));
         }
-        assert_eq!(take_warnings().len(), WARNINGS_KEPT, "bounded until taken");
+        assert_eq!(take_warnings("pool|a").len(), WARNINGS_KEPT, "bounded until taken");
     }
 }

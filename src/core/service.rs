@@ -142,22 +142,23 @@ pub fn held() -> (usize, usize) {
 }
 
 /// Runs `job` with the token rules wired to memcached, WeChat and this
-/// process's cache, for one account; memcached trouble goes to `warn`, the
-/// daily quota's warning to `quota_warn`. Every request to WeChat is
-/// counted (`quota`), on its endpoint's counter. A due token is replaced by
-/// a thread of this process (`background`), whose warnings wait there for
-/// the next lookup. Errors come back with the secret masked.
+/// process's cache, for one account; memcached trouble goes to `warn`,
+/// every other warning to `also_warn`: the daily quota's, and those that
+/// this process's threads replacing the account's due tokens
+/// (`background`) left, given to its next lookup. Every request to WeChat
+/// is counted (`quota`), on its endpoint's counter. Errors come back with
+/// the secret masked.
 pub fn with_token_service<T>(
     settings: &Settings,
     appid: &str,
     secret: &Secret,
     warn: &dyn Fn(&WeixinError),
-    quota_warn: &dyn Fn(&str),
+    also_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
     let background = Threaded { settings, account: &account, secret, ticket: None, name: &account.slot_name };
-    with_account(settings, &account, secret, warn, quota_warn, &background, |tokens, _| job(tokens))
+    with_account(settings, &account, secret, warn, also_warn, &background, |tokens, _| job(tokens))
 }
 
 /// Runs `job` with the token rules applied to a JS-SDK ticket of the
@@ -168,7 +169,7 @@ pub fn with_ticket_service<T>(
     secret: &Secret,
     kind: TicketKind,
     warn: &dyn Fn(&WeixinError),
-    quota_warn: &dyn Fn(&str),
+    also_warn: &dyn Fn(&str),
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
@@ -177,7 +178,7 @@ pub fn with_ticket_service<T>(
     let tickets_background =
         Threaded { settings, account: &account, secret, ticket: Some(kind), name: &ticket.slot_name };
     let tickets = TicketWiring { ticket: &ticket, background: &tickets_background };
-    with_tickets(settings, &account, secret, warn, quota_warn, &background, &tickets, job)
+    with_tickets(settings, &account, secret, warn, also_warn, &background, &tickets, job)
 }
 
 /// What a ticket of an account is kept under, derived on each lookup.
@@ -217,12 +218,12 @@ fn with_tickets<T>(
     account: &Account,
     secret: &Secret,
     warn: &dyn Fn(&WeixinError),
-    quota_warn: &dyn Fn(&str),
+    also_warn: &dyn Fn(&str),
     background: &dyn BackgroundRefresh,
     tickets: &TicketWiring,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    with_account(settings, account, secret, warn, quota_warn, background, |tokens, counting| {
+    with_account(settings, account, secret, warn, also_warn, background, |tokens, counting| {
         let ticket = tickets.ticket;
         let store = store(settings, &ticket.keys);
         let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind: ticket.kind };
@@ -253,14 +254,17 @@ fn with_account<T>(
     account: &Account,
     secret: &Secret,
     warn: &dyn Fn(&WeixinError),
-    quota_warn: &dyn Fn(&str),
+    also_warn: &dyn Fn(&str),
     background: &dyn BackgroundRefresh,
     job: impl FnOnce(&TokenService, &Quota) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
+    for message in background::take_warnings(&account.slot_name) {
+        also_warn(&message);
+    }
     let store = store(settings, &account.keys);
     let api = WeChatApi { base_url: &settings.api_base_url, http: &settings.token_http };
     let counters = counters(settings);
-    let counting = counting(settings, &counters, quota_warn);
+    let counting = counting(settings, &counters, also_warn);
     let upstream = Counted { inner: &api, quota: &counting, endpoint: Endpoint::of_token };
     let machine = MachineFile { name: &account.machine_name };
     let service = token_service(account, &store, &upstream, &machine, background, secret, warn);
@@ -324,9 +328,13 @@ impl Replacement {
         };
         let warn = |error: &WeixinError| {
             let message = error.clone().redact(secret.expose()).message;
-            background::leave_warning(format!("while {what} was replaced in the background: {message}"));
+            background::leave_warning(
+                &account.slot_name,
+                format!("while {what} was replaced in the background: {message}"),
+            );
         };
-        let quota_warn = |message: &str| background::leave_warning(secret::redact(message, secret.expose()));
+        let quota_warn =
+            |message: &str| background::leave_warning(&account.slot_name, secret::redact(message, secret.expose()));
         let _ = match ticket {
             None => with_account(&settings, &account, &secret, &warn, &quota_warn, &Inline, |tokens, _| {
                 tokens.finish_ahead(job);
@@ -347,11 +355,6 @@ impl Replacement {
 /// module's shutdown (each is bounded by its own timeouts).
 pub fn wait_for_background() {
     background::wait_for_all();
-}
-
-/// Warnings this process's threads left, for a PHP thread to raise (each once).
-pub fn background_warnings() -> Vec<String> {
-    background::take_warnings()
 }
 
 fn store<'a>(settings: &'a Settings, keys: &'a Keys) -> Memcached<'a> {
