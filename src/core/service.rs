@@ -157,8 +157,10 @@ pub fn with_token_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
+    raise_left_warnings(&account, also_warn);
     let background = Threaded { settings, account: &account, secret, ticket: None, name: &account.slot_name };
-    with_account(settings, &account, secret, warn, also_warn, &background, |tokens, _| job(tokens))
+    let caller = Caller { settings, account: &account, secret, warn, also_warn };
+    with_account(&caller, &background, |tokens, _| job(tokens))
 }
 
 /// Runs `job` with the token rules applied to a JS-SDK ticket of the
@@ -173,12 +175,35 @@ pub fn with_ticket_service<T>(
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
     let account = account(settings, appid)?;
+    raise_left_warnings(&account, also_warn);
     let ticket = TicketSlot::new(settings, &account, kind)?;
     let background = Threaded { settings, account: &account, secret, ticket: None, name: &account.slot_name };
     let tickets_background =
         Threaded { settings, account: &account, secret, ticket: Some(kind), name: &ticket.slot_name };
     let tickets = TicketWiring { ticket: &ticket, background: &tickets_background };
-    with_tickets(settings, &account, secret, warn, also_warn, &background, &tickets, job)
+    let caller = Caller { settings, account: &account, secret, warn, also_warn };
+    with_tickets(&caller, &background, &tickets, job)
+}
+
+/// The warnings this process's threads left for the account (its pool and
+/// key), for a lookup on a PHP thread to raise: not another account's, as
+/// one PHP may serve several apps.
+fn raise_left_warnings(account: &Account, also_warn: &dyn Fn(&str)) {
+    for message in background::take_warnings(&account.slot_name) {
+        also_warn(&message);
+    }
+}
+
+/// Whose lookup it is, and where its trouble goes.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    settings: &'a Settings,
+    account: &'a Account,
+    secret: &'a Secret<'a>,
+    /// memcached trouble.
+    warn: &'a dyn Fn(&WeixinError),
+    /// Any other warning (the daily quota's).
+    also_warn: &'a dyn Fn(&str),
 }
 
 /// What a ticket of an account is kept under, derived on each lookup.
@@ -212,18 +237,14 @@ struct TicketWiring<'a> {
 }
 
 /// The ticket service of `tickets` over the account's token service, for `job`.
-#[allow(clippy::too_many_arguments)]
 fn with_tickets<T>(
-    settings: &Settings,
-    account: &Account,
-    secret: &Secret,
-    warn: &dyn Fn(&WeixinError),
-    also_warn: &dyn Fn(&str),
+    caller: &Caller,
     background: &dyn BackgroundRefresh,
     tickets: &TicketWiring,
     job: impl FnOnce(&TokenService) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    with_account(settings, account, secret, warn, also_warn, background, |tokens, counting| {
+    let Caller { settings, account, secret, warn, .. } = *caller;
+    with_account(caller, background, |tokens, counting| {
         let ticket = tickets.ticket;
         let store = store(settings, &ticket.keys);
         let api = TicketApi { tokens, base_url: &settings.api_base_url, http: &settings.token_http, kind: ticket.kind };
@@ -250,17 +271,11 @@ fn with_tickets<T>(
 /// local slot, where due tokens are replaced) and its daily count, for
 /// `job`; errors come back with the secret masked.
 fn with_account<T>(
-    settings: &Settings,
-    account: &Account,
-    secret: &Secret,
-    warn: &dyn Fn(&WeixinError),
-    also_warn: &dyn Fn(&str),
+    caller: &Caller,
     background: &dyn BackgroundRefresh,
     job: impl FnOnce(&TokenService, &Quota) -> Result<T, WeixinError>,
 ) -> Result<T, WeixinError> {
-    for message in background::take_warnings(&account.slot_name) {
-        also_warn(&message);
-    }
+    let Caller { settings, account, secret, warn, also_warn } = *caller;
     let store = store(settings, &account.keys);
     let api = WeChatApi { base_url: &settings.api_base_url, http: &settings.token_http };
     let counters = counters(settings);
@@ -335,14 +350,16 @@ impl Replacement {
         };
         let quota_warn =
             |message: &str| background::leave_warning(&account.slot_name, secret::redact(message, secret.expose()));
+        let caller =
+            Caller { settings: &settings, account: &account, secret: &secret, warn: &warn, also_warn: &quota_warn };
         let _ = match ticket {
-            None => with_account(&settings, &account, &secret, &warn, &quota_warn, &Inline, |tokens, _| {
+            None => with_account(&caller, &Inline, |tokens, _| {
                 tokens.finish_ahead(job);
                 Ok(())
             }),
             Some(kind) => TicketSlot::new(&settings, &account, kind).and_then(|slot| {
                 let tickets = TicketWiring { ticket: &slot, background: &Inline };
-                with_tickets(&settings, &account, &secret, &warn, &quota_warn, &Inline, &tickets, |tickets| {
+                with_tickets(&caller, &Inline, &tickets, |tickets| {
                     tickets.finish_ahead(job);
                     Ok(())
                 })
