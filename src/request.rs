@@ -48,8 +48,11 @@ pub(crate) fn with_warnings<T>(
     if let Some(message) = memcached_trouble.take() {
         warning(&message);
     }
-    for message in warnings.take() {
-        warning(&message);
+    let warnings = warnings.into_inner();
+    if !warnings.is_empty() {
+        for message in warnings {
+            warning(&message);
+        }
     }
     outcome
 }

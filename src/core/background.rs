@@ -127,12 +127,16 @@ pub fn leave_warning(scope: &str, message: String) {
     WARNINGS_LEFT.store(true, Ordering::Release);
 }
 
+/// Whether any job left a warning not yet taken: the lookups' one check
+/// (an atomic load) before [`take_warnings`].
+#[inline]
+pub fn warnings_left() -> bool {
+    WARNINGS_LEFT.load(Ordering::Acquire)
+}
+
 /// The warnings left for the account `scope` names since the last call,
 /// each given once.
 pub fn take_warnings(scope: &str) -> Vec<String> {
-    if !WARNINGS_LEFT.load(Ordering::Acquire) {
-        return Vec::new();
-    }
     let mut warnings = WARNINGS.lock();
     let (theirs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *warnings).into_iter().partition(|(s, _)| s == scope);
     WARNINGS_LEFT.store(!others.is_empty(), Ordering::Release);

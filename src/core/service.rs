@@ -188,7 +188,16 @@ pub fn with_ticket_service<T>(
 /// The warnings this process's threads left for the account (its pool and
 /// key), for a lookup on a PHP thread to raise: not another account's, as
 /// one PHP may serve several apps.
+#[inline(always)]
 fn raise_left_warnings(account: &Account, also_warn: &dyn Fn(&str)) {
+    if background::warnings_left() {
+        pass_left_warnings(account, also_warn);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn pass_left_warnings(account: &Account, also_warn: &dyn Fn(&str)) {
     for message in background::take_warnings(&account.slot_name) {
         also_warn(&message);
     }
