@@ -346,11 +346,11 @@ impl Replacement {
     /// the secret.
     fn finish(self, job: AheadJob) {
         let Replacement { settings, account, secret, ticket } = self;
-        let what = match ticket {
-            None => format!("the token under {}", account.keys.token),
-            Some(kind) => format!("the {} ticket of {}", kind.name(), account.appid),
-        };
         let warn = |error: &WeixinError| {
+            let what = match ticket {
+                None => format!("the token under {}", account.keys.token),
+                Some(kind) => format!("the {} ticket of {}", kind.name(), account.appid),
+            };
             let message = error.clone().redact(secret.expose()).message;
             background::leave_warning(
                 &account.slot_name,
