@@ -4,7 +4,7 @@
 //! request, as E_WARNINGs that an error handler may take but not turn into
 //! the caller's exception.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use ext_php_rs::flags::ErrorType;
 
@@ -42,15 +42,19 @@ pub(crate) fn with_warnings<T>(
             memcached_trouble.set(Some(error.clone().redact(secret.expose()).message));
         }
     };
-    let warnings = RefCell::new(Vec::new());
-    let also_warn = |message: &str| warnings.borrow_mut().push(weixin_core::secret::redact(message, secret.expose()));
+    // None until there is one: nothing to build or drop on the warm path.
+    let warnings: Cell<Option<Vec<String>>> = Cell::new(None);
+    let also_warn = |message: &str| {
+        let mut list = warnings.take().unwrap_or_default();
+        list.push(weixin_core::secret::redact(message, secret.expose()));
+        warnings.set(Some(list));
+    };
     let outcome = job(&warn, &also_warn);
     if let Some(message) = memcached_trouble.take() {
         warning(&message);
     }
-    let warnings = warnings.into_inner();
-    if !warnings.is_empty() {
-        for message in warnings {
+    if let Some(list) = warnings.take() {
+        for message in list {
             warning(&message);
         }
     }
