@@ -233,11 +233,8 @@ impl TokenService<'_> {
             }
             AheadWork::Degraded => {
                 let now = self.clock.now();
-                match self.fetch_degraded(now, None) {
-                    Ok(entry) => {
-                        self.local.put(entry.clone(), now, Origin::Degraded);
-                        entry.token
-                    }
+                match self.hold_degraded(now, None) {
+                    Ok(token) => token,
                     Err(_) => {
                         self.local.state().retry_after = now + f64::from(retry_spacing(current.expires_at - now));
                         current.token
@@ -544,9 +541,7 @@ impl TokenService<'_> {
             // Due: replaced off this lookup's path, served meanwhile.
             return Ok(self.hand_off(AheadJob { work: AheadWork::Degraded, current: held.entry, seen_at: now }));
         }
-        let entry = self.fetch_degraded(now, None)?;
-        self.local.put(entry.clone(), now, Origin::Degraded);
-        Ok(entry.token)
+        self.hold_degraded(now, None)
     }
 
     /// `refresh` without memcached: a held token other than the bad one,
@@ -559,7 +554,12 @@ impl TokenService<'_> {
         if let Some(held) = self.local.held().filter(|h| h.entry.token != bad && now < h.entry.expires_at) {
             return Ok(held.entry.token);
         }
-        let entry = self.fetch_degraded(now, Some(bad))?;
+        self.hold_degraded(now, Some(bad))
+    }
+
+    /// `fetch_degraded`'s token, held by this process from now on.
+    fn hold_degraded(&self, now: f64, bad: Option<&str>) -> Result<String, WeixinError> {
+        let entry = self.fetch_degraded(now, bad)?;
         self.local.put(entry.clone(), now, Origin::Degraded);
         Ok(entry.token)
     }
